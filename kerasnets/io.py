@@ -1,0 +1,143 @@
+"""Atomic file output: nothing half-written is ever left on disk.
+
+Every file kerasnets writes goes through these helpers. A file is written to a temporary name in
+the same directory and renamed into place (``os.replace`` is atomic on POSIX); a run directory is
+assembled under a hidden temporary name and renamed when complete, so an interrupted command
+leaves either the old state or the new one, never a mix.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_json(d / "metrics.json", {"accuracy": 0.9})
+    >>> with run_directory(d / "run1") as tmp:
+    ...     write_text(tmp / "notes.txt", "hello")
+    >>> sorted(p.name for p in (d / "run1").iterdir())
+    ['notes.txt']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+class RunDirectoryExistsError(FileExistsError):
+    """Raised when an output directory exists and overwriting it was not asked for."""
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def to_json(data, indent: int = 2) -> str:
+    """Serialize ``data`` to JSON text; numpy scalars/arrays and paths become plain values."""
+    return json.dumps(data, indent=indent, default=_json_default, allow_nan=True) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
+
+    Use it for writers that insist on a file name (``model.save``, ``fig.savefig``). The
+    temporary name keeps the final suffix (or ``suffix``) because some writers check it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    os.unlink(tmp)  # writers such as model.save refuse to overwrite some paths
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, data) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically and return the path."""
+    return write_text(path, to_json(data))
+
+
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Save a Keras model to ``path`` (``.keras``) atomically and return the path."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save a matplotlib figure atomically, close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
+    """Raise :class:`RunDirectoryExistsError` if ``path`` exists and ``force`` is false.
+
+    Call it before any work starts, so a long job never fails at its end on this.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise RunDirectoryExistsError(
+            f"output directory {str(path)!r} already exists; pass --force (force=True) to "
+            "replace it or choose another name"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def run_directory(path: str | os.PathLike, force: bool = False):
+    """Build a directory atomically: yield a hidden temporary directory, then rename it.
+
+    If the block raises, the temporary directory is removed and ``path`` is left as it was.
+    If ``path`` exists, :class:`RunDirectoryExistsError` is raised before the block runs unless
+    ``force`` is true, in which case the old directory is replaced only once the new one is
+    complete.
+    """
+    path = check_output_dir(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
