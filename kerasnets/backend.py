@@ -141,3 +141,50 @@ def _torch(model, loss_of):
     grads = torch.autograd.grad(value, values, allow_unused=True)
     grads = [torch.zeros_like(v) if g is None else g for v, g in zip(values, grads)]
     return value.detach().cpu().numpy(), [g.detach().cpu().numpy() for g in grads]
+
+
+def input_gradient(fn, x):
+    """Return the gradient of ``sum(fn(x))`` with respect to ``x``, as a numpy array.
+
+    For an elementwise function (an activation) this is its derivative at every point of ``x``,
+    computed by the backend's autodiff rather than a hand-written formula, e.g. to plot
+    activation derivatives or check the lecture's "σ′ ≤ 0.25".
+
+    Args:
+        fn: a function of one tensor written with ``keras.ops`` (or a Keras layer).
+        x: a numpy array (float32 unless float64 is asked for and supported).
+
+    Example:
+        >>> import numpy as np, keras
+        >>> d = input_gradient(keras.activations.sigmoid, np.array([0.0], "float32"))
+        >>> float(d[0])
+        0.25
+    """
+    import keras
+
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"input_gradient needs a floating-point array, got dtype {x.dtype}")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        t = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = tf.reduce_sum(fn(t))
+        return tape.gradient(y, t).numpy()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda t: jnp.sum(fn(t)))(jnp.asarray(x)))
+    if backend == "torch":
+        import torch
+
+        t = torch.tensor(x, requires_grad=True)
+        (g,) = torch.autograd.grad(torch.sum(fn(t)), t)
+        return g.detach().cpu().numpy()
+    raise ValueError(
+        f"input_gradient supports the tensorflow, jax and torch backends, not {backend!r}"
+    )
