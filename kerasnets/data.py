@@ -264,15 +264,21 @@ def _keras_dataset(name):
     import keras
 
     loader = getattr(keras.datasets, name).load_data
+    files, origin = _KERAS_FILES[name]
+    paths = [os.path.join(keras_cache_dir(), f) for f in files]
     try:
         return loader()
-    except Exception as err:  # urllib errors, bad archives, refused connections...
-        files, origin = _KERAS_FILES[name]
-        where = ", ".join(os.path.join(keras_cache_dir(), f) for f in files)
-        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+    except Exception as err:  # urllib errors, refused connections, bad archives...
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = reason.rsplit(" -- ", 1)[-1][:200]  # keras: "URL fetch failure on URL: n -- why"
+        if all(os.path.exists(p) for p in paths):
+            raise DatasetUnavailableError(
+                f"dataset {name!r}: the cached file {', '.join(paths)} could not be read "
+                f"({reason}); delete it and place a fresh copy of {origin} there"
+            ) from None
         raise DatasetUnavailableError(
             f"dataset {name!r} is not in the Keras cache and could not be downloaded "
-            f"({reason}); download {origin} and place it at {where}"
+            f"({reason}); download {origin} and place it at {', '.join(paths)}"
         ) from None
 
 
