@@ -1,0 +1,163 @@
+"""``kerasnets export`` and ``kerasnets evaluate-tflite``: the TFLite pipeline on the command line.
+
+Example:
+    kerasnets export mlp.keras --quantize int8 --calibration digits --out runs/mlp-int8
+    kerasnets export cnn.keras --quantize int8 --prune 0.8 --qat --calibration digits --out runs/x
+    kerasnets evaluate-tflite runs/mlp-int8/bundle/model.tflite --data digits --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 60
+
+QUANTIZE = ("none", "float16", "dynamic", "int8", "int8-full")
+
+
+def _sparsity(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a sparsity in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a sparsity in [0, 1), got {text!r}")
+    return value
+
+
+def _clusters(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
+    return value
+
+
+def register(sub):
+    p = sub.add_parser(
+        "export",
+        help="convert a .keras model to quantized/pruned .tflite variants, bundle and report",
+    )
+    p.add_argument("model", metavar="MODEL.keras", help="any Keras 3 model file")
+    p.add_argument("--quantize", choices=QUANTIZE, default="int8", help="PTQ mode (int8)")
+    p.add_argument("--io-dtype", choices=("int8", "uint8"), help="int8-full I/O type (int8)")
+    p.add_argument(
+        "--prune",
+        type=_sparsity,
+        metavar="SPARSITY",
+        help="prune to this sparsity with fine-tuning, e.g. 0.8",
+    )
+    p.add_argument(
+        "--cluster",
+        type=_clusters,
+        metavar="K",
+        help="cluster each kernel to K shared values with fine-tuning",
+    )
+    p.add_argument(
+        "--qat",
+        action="store_true",
+        help="quantization-aware training with tfmot (through the tf_keras twin)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="dataset name (digits, shapes, ...) shaped to the model input, or .npy",
+    )
+    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (2)")
+    p.add_argument("--runs", type=int, default=50, help="timed runs per latency (50)")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--verbose", action="store_true", help="show the converter log on failure")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=export)
+
+    p = sub.add_parser("evaluate-tflite", help="accuracy, size and latency of a .tflite file")
+    p.add_argument("file", metavar="FILE.tflite")
+    p.add_argument("--data", default="digits", help="dataset name or .npy samples (digits)")
+    p.add_argument("--labels", metavar="Y.npy", help="labels for a .npy --data")
+    p.add_argument("--runs", type=int, default=50, help="timed runs per latency (50)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=evaluate_tflite)
+
+
+def export(args) -> int:
+    from kerasnets.cli import UsageError, print_json
+    from kerasnets.tflite import ConversionError, export_model
+
+    if args.epochs < 1 or args.runs < 1:
+        raise UsageError("--epochs and --runs must be >= 1")
+    try:
+        result = export_model(
+            args.model,
+            args.out,
+            quantize=args.quantize,
+            calibration=args.calibration,
+            prune=args.prune,
+            cluster=args.cluster,
+            qat=args.qat,
+            io_dtype=args.io_dtype,
+            epochs=args.epochs,
+            runs=args.runs,
+            force=args.force,
+        )
+    except ConversionError as err:
+        if args.verbose:
+            print(err.detail, file=sys.stderr)
+        raise UsageError(f"{err} (--verbose shows the converter log)") from None
+    if args.json:
+        print_json(result)
+    else:
+        print(result["markdown"])
+        print(
+            f"\nwrote {result['out']}: report.md, report.json, bundle/ "
+            f"(python {result['bundle']}/example.py)"
+        )
+    return 0
+
+
+def evaluate_tflite(args) -> int:
+    import numpy as np
+
+    from kerasnets import data
+    from kerasnets.cli import UsageError, print_json
+    from kerasnets.tflite import TFLiteModel, evaluate
+
+    model = TFLiteModel(args.file)
+    shape = model.input_shape
+    y = None
+    if args.data.endswith(".npy"):
+        x = np.load(args.data, allow_pickle=False).astype("float32")
+        if args.labels:
+            y = np.load(args.labels, allow_pickle=False)
+    elif args.data in data.DATASETS:
+        kwargs = {}
+        if len(shape) == 3 and shape[-1] in (1, 3):
+            kwargs["channels"] = shape[-1]
+            if args.data == "shapes":
+                kwargs["size"] = shape[:2]
+        _, (x, y) = data.load(args.data, **kwargs)
+    else:
+        raise UsageError(f"unknown --data {args.data!r}; use one of {data.DATASETS} or a .npy")
+    if x.shape[1:] != shape:
+        if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+            raise UsageError(f"--data samples have shape {x.shape[1:]}; the model input is {shape}")
+        x = x.reshape((len(x), *shape))
+    result = evaluate(args.file, x, y, runs=args.runs)
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"{args.file}: {result['bytes']:,} bytes ({result['gzip_bytes']:,} gzip), "
+            f"input {result['input']['dtype']} {result['input']['shape']}"
+        )
+        if "accuracy" in result:
+            print(
+                f"accuracy on {result['samples']} {args.data} samples: "
+                f"{100 * result['accuracy']:.2f}%"
+            )
+        for threads, ms in result["latency_ms"].items():
+            print(f"latency, batch 1, {threads} thread(s): {ms:.3f} ms (median)")
+    return 0

@@ -1,0 +1,298 @@
+"""Keras 3 model → ``.tflite``, from any backend, with post-training quantization.
+
+Keras' LiteRT export (``model.export(path, format="litert")``) runs on the TensorFlow backend
+only. :func:`convert` therefore converts in-process on TensorFlow and, under JAX or PyTorch,
+saves the model to ``.keras`` and converts it in a TensorFlow subprocess it starts itself
+(``python -m kerasnets.tflite._convert``): the caller sees one call and one result either way.
+
+Quantization modes (``QUANTIZE_MODES``), in TFLite's terms:
+
+========== =================================================================================
+none       float32 weights and activations
+float16    float16 weights (dequantized to float32 at load time); float32 I/O
+dynamic    dynamic-range quantization: int8 weights, float activations; no calibration
+int8       full-integer: int8 weights and activations from a representative dataset
+           (``calibration``), float32 input and output (quantize/dequantize at the edges)
+int8-full  full-integer with integer input and output (``io_dtype`` int8 or uint8), for
+           microcontrollers and integer-only accelerators
+========== =================================================================================
+
+``sparse=True`` adds TFLite's sparse-tensor encoding (``Optimize.EXPERIMENTAL_SPARSITY``),
+which stores pruned weights compactly.
+
+Example:
+    >>> import keras, numpy as np
+    >>> inputs = keras.Input((64,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+    >>> x = np.random.rand(32, 64).astype("float32")
+    >>> path = convert(model, "/tmp/mlp_int8.tflite", quantize="int8", calibration=x)
+    >>> path.suffix
+    '.tflite'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-full")
+IO_DTYPES = ("float32", "int8", "uint8")
+NEEDS_CALIBRATION = ("int8", "int8-full")
+
+
+class ConversionError(RuntimeError):
+    """A conversion failed. ``str(err)`` is one line; ``err.detail`` holds the full log."""
+
+    def __init__(self, summary: str, detail: str = ""):
+        super().__init__(summary)
+        self.detail = detail
+
+
+def check_options(quantize="none", calibration=None, io_dtype=None, num_calibration=100):
+    """Validate conversion options; return the resolved ``io_dtype``. Raises ``ValueError``."""
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"quantize={quantize!r} is not supported; use one of {QUANTIZE_MODES}")
+    if io_dtype is None:
+        io_dtype = "int8" if quantize == "int8-full" else "float32"
+    if io_dtype not in IO_DTYPES:
+        raise ValueError(f"io_dtype={io_dtype!r} is not supported; use one of {IO_DTYPES}")
+    if io_dtype != "float32" and quantize != "int8-full":
+        raise ValueError(
+            f"io_dtype={io_dtype!r} needs quantize='int8-full' (got quantize={quantize!r})"
+        )
+    if quantize == "int8-full" and io_dtype == "float32":
+        raise ValueError("quantize='int8-full' has integer I/O: use io_dtype 'int8' or 'uint8'")
+    if quantize in NEEDS_CALIBRATION:
+        if calibration is None:
+            raise ValueError(
+                f"quantize={quantize!r} needs calibration data (a representative dataset "
+                "drawn from the training data), e.g. calibration='digits' or an array"
+            )
+        if len(calibration) == 0:
+            raise ValueError("calibration data is empty")
+    if int(num_calibration) < 1:
+        raise ValueError(f"num_calibration must be >= 1, got {num_calibration!r}")
+    return io_dtype
+
+
+def check_input_shape(model, x, what="calibration data"):
+    """Raise ``ValueError`` unless samples ``x`` fit the single input of ``model``."""
+    if len(model.inputs) != 1:
+        raise ValueError(f"only single-input models are supported, got {len(model.inputs)}")
+    expected = tuple(model.inputs[0].shape[1:])
+    got = tuple(np.shape(x)[1:])
+    if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
+        raise ValueError(f"{what} has samples of shape {got}; the model's input is {expected}")
+
+
+def converter_options(
+    quantize="none", calibration=None, io_dtype=None, sparse=False, num_calibration=100
+):
+    """``tf.lite.TFLiteConverter`` attributes for a mode (TensorFlow is imported here).
+
+    The dict is what ``model.export(path, format="litert", **options)`` accepts (Keras sets
+    each key on the converter; ``target_spec`` is a dict of ``target_spec`` attributes).
+    """
+    import tensorflow as tf
+
+    io_dtype = check_options(quantize, calibration, io_dtype, num_calibration)
+    options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    optimizations = []
+    if quantize != "none":
+        optimizations.append(tf.lite.Optimize.DEFAULT)
+    if sparse:
+        optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    if optimizations:
+        options["optimizations"] = optimizations
+    if quantize == "float16":
+        options["target_spec"]["supported_types"] = [tf.float16]
+    if quantize in NEEDS_CALIBRATION:
+        samples = np.asarray(calibration, dtype="float32")[: int(num_calibration)]
+
+        def representative_dataset():
+            for i in range(len(samples)):
+                yield [samples[i : i + 1]]
+
+        options["representative_dataset"] = representative_dataset
+        options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if quantize == "int8-full":
+        dtype = {"int8": tf.int8, "uint8": tf.uint8}[io_dtype]
+        options["inference_input_type"] = dtype
+        options["inference_output_type"] = dtype
+    return options
+
+
+def apply_options(converter, options):
+    """Set ``options`` (from :func:`converter_options`) on a ``TFLiteConverter``."""
+    for key, value in options.items():
+        if key == "target_spec":
+            for spec_key, spec_value in value.items():
+                setattr(converter.target_spec, spec_key, spec_value)
+        else:
+            setattr(converter, key, value)
+    return converter
+
+
+def _convert_here(model, path, quantize, calibration, io_dtype, sparse, num_calibration):
+    """Convert on the TensorFlow backend, in this process; write ``path`` atomically."""
+    from kerasnets.io import atomic_path
+
+    options = converter_options(quantize, calibration, io_dtype, sparse, num_calibration)
+    with atomic_path(path) as tmp:
+        _quiet(lambda: model.export(str(tmp), format="litert", verbose=False, **options))
+    return {"path": str(path), "bytes": Path(path).stat().st_size}
+
+
+def _quiet(fn):
+    """Run ``fn`` with TensorFlow's Python logging turned down; return its result."""
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return fn()
+    finally:
+        logger.setLevel(level)
+
+
+def run_in_tensorflow(task: str, models=None, arrays=None, options=None) -> dict:
+    """Run ``task`` (a function of :mod:`kerasnets.tflite._convert`) on TensorFlow.
+
+    On the TensorFlow backend the task runs in this process. Otherwise ``models`` (Keras
+    models) are saved to ``.keras`` and ``arrays`` to ``.npy`` in a temporary directory, and a
+    ``python -m kerasnets.tflite._convert`` subprocess with ``KERAS_BACKEND=tensorflow`` loads
+    them and runs the task. Returns the task's result dict; a failure in the subprocess raises
+    :class:`ConversionError` with a one-line summary and the subprocess log as ``detail``.
+    """
+    import keras
+
+    from kerasnets.tflite import _convert
+
+    models, arrays, options = models or {}, arrays or {}, options or {}
+    if keras.backend.backend() == "tensorflow":
+        return _convert.TASKS[task](**models, **arrays, **options)
+    from kerasnets.io import save_model, write_json
+
+    with tempfile.TemporaryDirectory(prefix="kerasnets-tflite-") as tmp:
+        tmp = Path(tmp)
+        spec = {"task": task, "models": {}, "arrays": {}, "options": options}
+        for name, model in models.items():
+            spec["models"][name] = str(save_model(model, tmp / f"{name}.keras"))
+        for name, value in arrays.items():
+            if value is not None:
+                np.save(tmp / f"{name}.npy", np.asarray(value))
+                spec["arrays"][name] = str(tmp / f"{name}.npy")
+            else:
+                spec["arrays"][name] = None
+        spec["result"] = str(tmp / "result.json")
+        write_json(tmp / "spec.json", spec)
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run(
+            [sys.executable, "-m", "kerasnets.tflite._convert", str(tmp / "spec.json")],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        result = None
+        if Path(spec["result"]).exists():
+            result = json.loads(Path(spec["result"]).read_text())
+        if proc.returncode != 0 or result is None or "error" in result:
+            detail = (proc.stdout + proc.stderr)[-8000:]
+            if result and "error" in result:
+                summary = result["error"]
+                detail = result.get("traceback", "") + detail
+            else:
+                lines = [line for line in proc.stderr.splitlines() if line.strip()]
+                summary = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise ConversionError(f"{task} in the TensorFlow subprocess failed: {summary}", detail)
+        return result
+
+
+def convert(
+    model,
+    path,
+    quantize: str = "none",
+    calibration=None,
+    io_dtype: str | None = None,
+    sparse: bool = False,
+    num_calibration: int = 100,
+) -> Path:
+    """Convert a Keras 3 model to a ``.tflite`` file at ``path``; return the path.
+
+    Works on every backend (see the module docstring). The file is written atomically.
+
+    Args:
+        model: a Keras 3 model with one input (functional, sequential or subclassed).
+        path: output file, ending in ``.tflite``.
+        quantize: one of ``QUANTIZE_MODES``.
+        calibration: representative samples (array shaped like the model input); required
+            for ``int8`` and ``int8-full``. The first ``num_calibration`` are used.
+        io_dtype: input/output type for ``int8-full``: ``"int8"`` (default) or ``"uint8"``.
+        sparse: also apply TFLite's sparse-tensor encoding (for pruned models).
+        num_calibration: how many calibration samples to feed the converter.
+
+    Raises:
+        ValueError: bad option, missing or mis-shaped calibration data (before any work).
+        ConversionError: the converter failed (one line; the log is in ``.detail``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((8, 8, 1))
+        >>> x = keras.layers.Flatten()(inputs)
+        >>> model = keras.Model(inputs, keras.layers.Dense(10)(x))
+        >>> convert(model, "/tmp/digits_f16.tflite", quantize="float16").name
+        'digits_f16.tflite'
+    """
+    job = {"quantize": quantize, "io_dtype": io_dtype, "sparse": sparse}
+    return convert_many(model, {path: job}, calibration, num_calibration)[0]
+
+
+def convert_many(model, jobs: dict, calibration=None, num_calibration: int = 100) -> list[Path]:
+    """Several conversions of one model in one go (one TensorFlow subprocess on JAX/torch).
+
+    ``jobs`` maps each output path to ``{"quantize": ..., "io_dtype": ..., "sparse": ...}``
+    (missing keys take :func:`convert`'s defaults). All jobs are validated before any work.
+
+    Example:
+        >>> paths = convert_many(model, {"/tmp/f32.tflite": {},
+        ...                              "/tmp/i8.tflite": {"quantize": "int8"}},
+        ...                      calibration=x)                    # doctest: +SKIP
+    """
+    if calibration is not None:
+        calibration = np.asarray(calibration, dtype="float32")
+        check_input_shape(model, calibration)
+        calibration = calibration[: int(num_calibration)]
+    specs, paths = [], []
+    for path, job in jobs.items():
+        path = Path(path)
+        if path.suffix != ".tflite":
+            raise ValueError(f"path must end with '.tflite', got {str(path)!r}")
+        unknown = set(job) - {"quantize", "io_dtype", "sparse"}
+        if unknown:
+            raise ValueError(f"unknown conversion options {sorted(unknown)}")
+        quantize = job.get("quantize", "none")
+        io_dtype = check_options(quantize, calibration, job.get("io_dtype"), num_calibration)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        specs.append(
+            {
+                "path": str(path.resolve()),
+                "quantize": quantize,
+                "io_dtype": io_dtype,
+                "sparse": bool(job.get("sparse", False)),
+            }
+        )
+        paths.append(path)
+    run_in_tensorflow(
+        "convert",
+        models={"model": model},
+        arrays={"calibration": calibration},
+        options={"jobs": specs, "num_calibration": int(num_calibration)},
+    )
+    return paths
