@@ -1,0 +1,184 @@
+"""The model zoo: every architecture of the lecture by name.
+
+``build(name, **options)`` returns a new, built Keras model; ``available()`` lists the names and
+``describe(name)`` says in one line what each is. The classes are importable directly
+(``from kerasnets.models import ResNet``) and take the same options. Every model is a
+functional graph of standard Keras layers whose ``get_config()`` holds its constructor
+arguments, so it saves to ``.keras`` and loads back on any backend.
+
+Image models take ``input_shape=(height, width, channels)``, ``num_classes`` and
+``stem="cifar" | "imagenet"``. With ``stem=None`` (the default) inputs of 128 pixels or more
+per side get the ImageNet stem (strided 7×7 conv and max-pool), smaller ones the CIFAR stem
+(a 3×3 conv at full resolution). Classifiers end in a softmax unless
+``classifier_activation=None`` asks for logits.
+
+| name | model | defaults |
+|---|---|---|
+{table}
+
+Example:
+    >>> from kerasnets import models
+    >>> model = models.build("resnet18", input_shape=(32, 32, 3), num_classes=10)
+    >>> model.count_params() > 11_000_000
+    True
+    >>> models.build("resnet19")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown model 'resnet19'; available: baseline_cnn, ...
+"""
+
+import inspect
+from types import MappingProxyType
+
+from kerasnets.models.cnn import BaselineCNN, EfficientCNN
+from kerasnets.models.mlp import MLP
+from kerasnets.models.resnet import PlainNet, ResNet
+
+_IMAGENET = {"input_shape": (224, 224, 3), "num_classes": 1000}
+_CIFAR = {"input_shape": (32, 32, 3), "num_classes": 10}
+
+#: name -> (class, default options, one-line description)
+_ZOO = {
+    "mlp": (MLP, {}, "MLP, 3 hidden layers of 100 units (configurable depth/width/activation)"),
+    "mlp_shallow_wide": (
+        MLP,
+        {"depth": 1, "width": 1000},
+        "MLP, 1 hidden layer of 1000 units (lecture: shallow and wide)",
+    ),
+    "mlp_deep_narrow": (
+        MLP,
+        {"depth": 3, "width": 100},
+        "MLP, 3 hidden layers of 100 units (lecture: deep and narrow, ~8x fewer weights)",
+    ),
+    "mlp_deep": (
+        MLP,
+        {"depth": 10, "width": 128},
+        "MLP, 10 hidden layers of 128 units (project 1: activation comparison)",
+    ),
+    "baseline_cnn": (
+        BaselineCNN,
+        dict(_CIFAR),
+        "VGG-style CNN for 32x32x3, ~0.82M params (project 3 baseline)",
+    ),
+    "efficient_cnn": (
+        EfficientCNN,
+        dict(_CIFAR),
+        "depthwise-separable + inverted-residual CNN for 32x32x3, ~0.41M params (project 3)",
+    ),
+}
+for _depth in (18, 34, 50, 101, 152):
+    _kind = "basic" if _depth < 50 else "bottleneck"
+    _ZOO[f"resnet{_depth}"] = (
+        ResNet,
+        {"depth": _depth, **_IMAGENET},
+        f"ResNet-{_depth}, {_kind} residual blocks (He et al. 2016)",
+    )
+for _depth in (18, 34):
+    _ZOO[f"plainnet{_depth}"] = (
+        PlainNet,
+        {"depth": _depth, **_IMAGENET},
+        f"ResNet-{_depth} without skip connections (project 2 baseline)",
+    )
+
+#: Read-only view: model name -> one-line description.
+REGISTRY = MappingProxyType({name: entry[2] for name, entry in _ZOO.items()})
+
+
+def available() -> list[str]:
+    """Sorted names accepted by :func:`build`.
+
+    Example:
+        >>> "resnet50" in available()
+        True
+    """
+    return sorted(_ZOO)
+
+
+def _check_name(name):
+    if name not in _ZOO:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}")
+    return name
+
+
+def describe(name: str) -> str:
+    """One line saying what model ``name`` is.
+
+    Example:
+        >>> describe("plainnet18")
+        'ResNet-18 without skip connections (project 2 baseline)'
+    """
+    return _ZOO[_check_name(name)][2]
+
+
+def defaults(name: str) -> dict:
+    """The options :func:`build` passes for ``name`` unless overridden.
+
+    Example:
+        >>> defaults("resnet50")["depth"]
+        50
+    """
+    return dict(_ZOO[_check_name(name)][1])
+
+
+def options(name: str) -> list[str]:
+    """The option names ``build(name, ...)`` accepts (the model class's arguments).
+
+    Example:
+        >>> "growth_rate" in options("mlp")
+        False
+    """
+    cls = _ZOO[_check_name(name)][0]
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+
+
+def build(name: str, **options_):
+    """Build zoo model ``name`` with its registry defaults overridden by ``options_``.
+
+    Args:
+        name: one of :func:`available`.
+        **options_: constructor arguments of the model class, e.g. ``input_shape``,
+            ``num_classes``, ``stem``, ``width``, ``activation``.
+
+    Raises:
+        ValueError: unknown name (lists the available ones), unknown option (lists the
+            allowed ones) or a bad option value.
+
+    Example:
+        >>> model = build("mlp_deep", input_shape=(64,), activation="tanh")
+        >>> len([l for l in model.layers if l.name.endswith("_dense")])
+        10
+    """
+    cls, base, _ = _ZOO[_check_name(name)]
+    allowed = options(name)
+    unknown = sorted(set(options_) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"model {name!r} has no option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+        )
+    return cls(**{**base, **options_})
+
+
+def _table():
+    return "\n".join(
+        f"| ``{n}`` | {_ZOO[n][2]} | "
+        + ", ".join(f"{k}={v!r}" for k, v in _ZOO[n][1].items())
+        + " |"
+        for n in available()
+    )
+
+
+__doc__ = __doc__.replace("{table}", _table())
+
+__all__ = [
+    "REGISTRY",
+    "BaselineCNN",
+    "EfficientCNN",
+    "MLP",
+    "PlainNet",
+    "ResNet",
+    "available",
+    "build",
+    "defaults",
+    "describe",
+    "options",
+]

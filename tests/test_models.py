@@ -1,0 +1,216 @@
+"""The model zoo: every family builds, trains a step, predicts, saves and loads; bad input fails
+early; ImageNet configurations have the reference parameter counts."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasnets import models
+
+# One small configuration per family (and per distinct pattern): tiny inputs, slim widths.
+TINY = {
+    "mlp": ("mlp", dict(input_shape=(8, 8, 1), num_classes=3, width=8)),
+    "mlp_layerwise": (
+        "mlp_deep",
+        dict(
+            input_shape=(6,),
+            num_classes=3,
+            depth=3,
+            width=8,
+            activation=["selu", "prelu", "swish"],
+            normalization="layer",
+            dropout=0.1,
+        ),
+    ),
+    "mlp_residual": (
+        "mlp",
+        dict(
+            input_shape=(6,), num_classes=3, width=8, connection="residual", normalization="batch"
+        ),
+    ),
+    "mlp_highway": ("mlp", dict(input_shape=(6,), num_classes=3, width=8, connection="highway")),
+    "resnet18": ("resnet18", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+    "resnet18_preact": (
+        "resnet18",
+        dict(input_shape=(8, 8, 3), num_classes=3, width=4, preactivation=True),
+    ),
+    "resnet50": ("resnet50", dict(input_shape=(8, 8, 3), num_classes=3, width=2)),
+    "plainnet18": ("plainnet18", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+    "baseline_cnn": ("baseline_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+    "efficient_cnn": ("efficient_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+}
+
+
+def tiny(key):
+    name, opts = TINY[key]
+    return models.build(name, **opts)
+
+
+def batch(model, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (n, *model.input_shape[1:])).astype("float32")
+    y = rng.integers(0, model.output_shape[-1], n).astype("int32")
+    return x, y
+
+
+def test_registry_lists_described_names():
+    names = models.available()
+    assert names == sorted(names)
+    for expected in ["mlp", "mlp_deep", "resnet18", "plainnet34", "baseline_cnn", "efficient_cnn"]:
+        assert expected in names
+    for name in names:
+        assert models.describe(name) and models.REGISTRY[name] == models.describe(name)
+
+
+@pytest.mark.parametrize("key", sorted(TINY))
+def test_builds_trains_predicts_and_round_trips(key, tmp_path):
+    model = tiny(key)
+    x, y = batch(model)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    pred = model.predict(x, verbose=0)
+    assert pred.shape == (len(x), model.output_shape[-1])
+    np.testing.assert_allclose(pred.sum(axis=-1), 1.0, rtol=1e-5)
+
+    path = tmp_path / f"{key}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), pred)
+
+
+def test_every_registry_name_builds_small():
+    for name in models.available():
+        if name.startswith("mlp"):
+            opts = dict(input_shape=(4,), width=4)
+        elif name.endswith(("101", "152")):
+            continue  # built at full size in the slow parameter-count test
+        else:
+            opts = dict(input_shape=(8, 8, 3))
+            opts.update(width=2) if "width" in models.options(name) else None
+        model = models.build(name, num_classes=2, **opts)
+        assert model.output_shape == (None, 2), name
+        keras.backend.clear_session()
+
+
+def test_plainnet_is_resnet_without_skips():
+    res = models.build("resnet18", input_shape=(16, 16, 3), num_classes=4, width=4)
+    plain = models.build("plainnet18", input_shape=(16, 16, 3), num_classes=4, width=4)
+    adds = [layer for layer in res.layers if isinstance(layer, keras.layers.Add)]
+    assert len(adds) == 8  # 2 blocks x 4 stages
+    assert not [layer for layer in plain.layers if isinstance(layer, keras.layers.Add)]
+    convs = lambda m: [c.name for c in m.layers if isinstance(c, keras.layers.Conv2D)]  # noqa: E731
+    assert [c for c in convs(res) if "proj" not in c] == convs(plain)
+
+
+def test_resnet_shortcut_options():
+    kw = dict(input_shape=(8, 8, 3), num_classes=2, width=4)
+    b = models.ResNet(18, **kw)  # option B: projections only where the shape changes
+    c = models.ResNet(18, shortcut="projection", **kw)  # option C: everywhere
+    proj = lambda m: sum("proj_conv" in layer.name for layer in m.layers)  # noqa: E731
+    assert proj(b) == 3 and proj(c) == 8
+
+
+def test_mlp_presets_match_the_lecture():
+    wide = models.build("mlp_shallow_wide", input_shape=(784,))
+    narrow = models.build("mlp_deep_narrow", input_shape=(784,))
+    # 784*1000+1000 + 1000*10+10 vs 784*100+100 + 2*(100*100+100) + 100*10+10
+    assert wide.count_params() == 795_010
+    assert narrow.count_params() == 99_710
+    deep = models.build("mlp_deep", input_shape=(784,))
+    assert sum(isinstance(layer, keras.layers.Dense) for layer in deep.layers) >= 11
+
+
+def test_mlp_initializer_follows_activation():
+    model = models.MLP((4,), 2, depth=3, width=4, activation=["relu", "selu", "tanh"])
+    inits = [
+        type(model.get_layer(f"hidden{i}_dense").kernel_initializer).__name__ for i in (1, 2, 3)
+    ]
+    assert inits == ["HeNormal", "LecunNormal", "GlorotUniform"]
+    dropped = models.MLP((4,), 2, depth=1, width=4, activation="selu", dropout=0.1)
+    assert isinstance(dropped.get_layer("hidden1_dropout"), keras.layers.AlphaDropout)
+
+
+def test_efficient_cnn_is_smaller_than_baseline():
+    base, eff = models.build("baseline_cnn"), models.build("efficient_cnn")
+    assert eff.count_params() < 500_000 < base.count_params()
+
+
+def test_default_stem_follows_input_size():
+    small = models.build("resnet18", input_shape=(32, 32, 3), num_classes=2, width=2)
+    large = models.build("resnet18", input_shape=(128, 128, 3), num_classes=2, width=2)
+    assert small.get_config()["stem"] == "cifar" and large.get_config()["stem"] == "imagenet"
+    assert "pool1_pool" in [layer.name for layer in large.layers]
+
+
+@pytest.mark.parametrize(
+    "name, options, match",
+    [
+        ("resnet19", {}, r"unknown model 'resnet19'; available: .*resnet18"),
+        ("resnet18", {"depth": 20}, r"depth 20; allowed: 18, 34, 50, 101, 152"),
+        ("plainnet18", {"depth": 7}, r"PlainNet depth 7"),
+        ("resnet18", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"too small .*at least 32"),
+        ("resnet18", {"input_shape": (4, 4, 3)}, r"\(4, 4, 3\) is too small .*at least 8"),
+        ("resnet18", {"width": 0}, r"width must be an integer >= 1, got 0"),
+        ("resnet18", {"stem": "mnist"}, r"unknown stem 'mnist'; allowed"),
+        ("resnet18", {"shortcut": "dense"}, r"unknown shortcut 'dense'; allowed"),
+        ("resnet18", {"activation": "relu7"}, r"unknown activation 'relu7'; available: .*gelu"),
+        ("resnet18", {"foo": 1}, r"no option\(s\) foo; allowed: depth"),
+        ("mlp", {"width": -3}, r"width must be an integer >= 1, got -3"),
+        ("mlp", {"depth": 0}, r"depth must be an integer >= 1, got 0"),
+        ("mlp", {"activation": ["relu"], "depth": 2}, r"activation list has 1 entries"),
+        ("mlp", {"activation": "swishy"}, r"unknown activation 'swishy'"),
+        ("mlp", {"normalization": "group"}, r"unknown normalization 'group'"),
+        ("mlp", {"connection": "dense"}, r"unknown connection 'dense'"),
+        ("mlp", {"dropout": 1.5}, r"dropout must be a number"),
+        ("mlp", {"initializer": "nope"}, r"unknown initializer 'nope'"),
+        ("mlp", {"input_shape": (0, 3)}, r"input_shape must be"),
+        ("mlp", {"classifier_activation": "relu"}, r"unknown classifier_activation 'relu'"),
+        ("baseline_cnn", {"input_shape": (32, 32)}, r"input_shape must be \(height, width"),
+        ("efficient_cnn", {"width": 2.5}, r"width must be an integer"),
+    ],
+)
+def test_bad_input_raises_value_error(name, options, match):
+    with pytest.raises(ValueError, match=match):
+        models.build(name, **options)
+
+
+def trainable_count(model):
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, total, trainable",
+    [
+        # torchvision.models: resnet18 / resnet34 "num_params" (parameters only: BN running
+        # statistics are buffers there, non-trainable weights in Keras), no conv biases.
+        # https://pytorch.org/vision/stable/models.html
+        ("resnet18", None, 11_689_512),
+        ("resnet34", None, 21_797_672),
+        # Keras Applications (keras.applications.ResNet50/101/152(weights=None).count_params(),
+        # checked against keras 3.15): conv biases, BN moving statistics included.
+        # https://keras.io/api/applications/
+        ("resnet50", 25_636_712, None),
+        ("resnet101", 44_707_176, None),
+        ("resnet152", 60_419_944, None),
+    ],
+)
+def test_imagenet_parameter_counts(name, total, trainable):
+    model = models.build(name)
+    assert model.input_shape == (None, 224, 224, 3) and model.get_config()["stem"] == "imagenet"
+    if total is not None:
+        assert model.count_params() == total
+    if trainable is not None:
+        assert trainable_count(model) == trainable
+
+
+@pytest.mark.slow
+def test_plainnet_has_the_resnet_parameters_minus_projections():
+    res, plain = models.build("resnet34"), models.build("plainnet34")
+    proj = sum(layer.count_params() for layer in res.layers if "proj" in layer.name)
+    assert plain.count_params() == res.count_params() - proj
