@@ -2,4 +2,43 @@
 and exploding gradients, on TensorFlow, JAX and PyTorch.
 
 Import them as ``from callbacks import ...`` and pass them to ``model.fit(callbacks=[...])``.
+Each takes its probe data first, works with any functional or Sequential Keras 3 model (nested
+functional models included; layers inside one are named ``"outer/inner"``), checks at the end of
+every epoch or every ``every_n_batches`` batches, and gives:
+
+- ``history``: ``{layer_name: {key: [value per check]}}``, plain lists of numbers;
+- ``summary``: scalar series, also merged into the Keras ``logs`` (``History``, ``CSVLogger``);
+- ``to_json(path)``, ``plot()`` (a matplotlib Figure) and ``measure(model)`` (one check now);
+- a :class:`TrainingDiagnosticWarning`, once per layer, naming the layer and the remedies.
+
+Gradients come from :func:`kerasnets.backend.loss_and_gradients`; nothing of the training run
+changes. A model whose layer outputs cannot be reached, an empty probe set or an unknown layer
+name raises ``ValueError`` when training begins.
+
+Example:
+    >>> import keras, numpy as np
+    >>> from callbacks import DeadNeuronMonitor, GradientFlowMonitor
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+    ...                           keras.layers.Dense(2, activation="softmax")])
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> x, y = np.random.rand(64, 4).astype("float32"), np.arange(64) % 2
+    >>> monitors = [DeadNeuronMonitor(x), GradientFlowMonitor(x, y)]
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=monitors)
+    >>> sorted(monitors[1].history)
+    ['dense', 'dense_1']
 """
+
+from callbacks._base import Monitor, TrainingDiagnosticWarning
+from callbacks.activation_stats import ActivationStatsMonitor
+from callbacks.dead_neurons import DeadNeuronMonitor
+from callbacks.explosion import GradientExplosionMonitor
+from callbacks.gradient_flow import GradientFlowMonitor
+
+__all__ = [
+    "ActivationStatsMonitor",
+    "DeadNeuronMonitor",
+    "GradientExplosionMonitor",
+    "GradientFlowMonitor",
+    "Monitor",
+    "TrainingDiagnosticWarning",
+]

@@ -1,0 +1,212 @@
+"""What every monitor shares: probe data, layer selection, check frequency, history, output."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+
+from callbacks._probe import LayerTree, prepare_probe
+
+
+class TrainingDiagnosticWarning(UserWarning):
+    """Warned by the monitors (dead units, vanishing or exploding gradients), once per layer.
+
+    Filter it like any warning, e.g. ``warnings.simplefilter("error",
+    TrainingDiagnosticWarning)`` to turn a diagnosis into an exception.
+    """
+
+
+def sync_state(model) -> None:
+    """On JAX, write the trainer's current state into the model's variables (no-op elsewhere)."""
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
+
+
+def _positive_int_or_none(value, name):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+    return value
+
+
+def _fraction(value, name, low=0.0, high=1.0):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+class Monitor(keras.callbacks.Callback):
+    """Base class of the monitors: probe data, frequency, ``history``, ``to_json``, warnings.
+
+    Subclasses implement ``_setup(tree)`` (choose layers, build what ``_compute`` needs) and
+    ``_compute()`` returning ``(per_layer, summary)``: ``{layer: {key: number or list}}`` and
+    ``{key: number}``; ``_inspect(per_layer, summary, where)`` may warn.
+
+    Attributes:
+        history: ``{layer_name: {key: [value per check]}}``, covering the latest ``fit``.
+        summary: ``{key: [value per check]}``, the scalars that are also merged into the Keras
+            ``logs`` at the end of each epoch (so ``History`` and ``CSVLogger`` record them).
+        checks: ``{"epoch": [...], "batch": [...]}``: when each check ran (0-based epoch, and the
+            batch index within it, or None for a check at the end of the epoch).
+        warnings: the messages warned so far (each also sent through ``warnings.warn``).
+    """
+
+    def __init__(
+        self,
+        x_probe,
+        y_probe=None,
+        *,
+        layers=None,
+        every_n_batches=None,
+        probe_size=256,
+        seed=0,
+        needs_targets=False,
+    ):
+        super().__init__()
+        name = type(self).__name__
+        if needs_targets and y_probe is None:
+            raise ValueError(f"{name} needs the probe targets y_probe, got None")
+        self.every_n_batches = _positive_int_or_none(every_n_batches, "every_n_batches")
+        self.x_probe, self.y_probe = prepare_probe(x_probe, y_probe, probe_size, seed, name)
+        if layers is not None and not isinstance(layers, (str, list, tuple)):
+            raise ValueError(f"layers must be None or a list of layer names, got {layers!r}")
+        self.layer_names_requested = layers
+        self.layer_names = []
+        self._reset()
+        if self._needs_batch_hook():
+            # Only then: a batch hook makes Keras wait for every step (no async dispatch).
+            self.on_train_batch_end = self._on_train_batch_end
+
+    def _needs_batch_hook(self):
+        return self.every_n_batches is not None
+
+    def _reset(self):
+        self.history, self.summary = {}, {}
+        self.checks = {"epoch": [], "batch": []}
+        self.warnings = []
+        self._warned = set()
+        self._epoch = 0
+        self._batches = 0
+
+    # -- Keras hooks ---------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self._reset()
+        self._prepare(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self.every_n_batches and self._batches % self.every_n_batches == 0:
+            self._record(self._epoch, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_n_batches is None:
+            self._record(epoch, None)
+        if logs is not None:
+            logs.update({key: values[-1] for key, values in self.summary.items() if values})
+
+    # -- public ----------------------------------------------------------------------------
+    def measure(self, model=None) -> dict:
+        """Compute the statistics for the model's current weights now, outside ``fit``.
+
+        Records nothing. Returns ``{"layers": {layer: {key: value}}, "summary": {key: value}}``.
+        ``model`` defaults to the model the callback is attached to.
+        """
+        model = model if model is not None else self.model
+        if model is None:
+            raise ValueError(f"{type(self).__name__}.measure needs a model")
+        if model is not self.model or not self.layer_names:
+            self.set_model(model)
+            self._prepare(model, validate=False)
+        per_layer, summary = self._compute()
+        return {"layers": per_layer, "summary": summary}
+
+    def to_json(self, path):
+        """Write the history (and checks, summary, warnings) to ``path`` as JSON, atomically."""
+        from kerasnets.io import write_json
+
+        return write_json(path, self.as_dict())
+
+    def as_dict(self) -> dict:
+        """The results as one JSON-ready dict."""
+        return {
+            "monitor": type(self).__name__,
+            "backend": keras.backend.backend(),
+            "checks": self.checks,
+            "summary": self.summary,
+            "layers": self.history,
+            "warnings": self.warnings,
+        }
+
+    # -- internals -------------------------------------------------------------------------
+    def _prepare(self, model, validate=True):
+        name = type(self).__name__
+        if model is None:
+            raise ValueError(f"{name} is not attached to a model")
+        if isinstance(model, keras.Sequential) and not model.built:
+            # A Sequential model without an Input is built by its first training step, after
+            # on_train_begin: build it now from the probe's shape, as fit would.
+            shapes = [(None, *a.shape[1:]) for a in keras.tree.flatten(self.x_probe)]
+            try:
+                model.build(shapes[0] if len(shapes) == 1 else shapes)
+            except Exception as error:
+                raise ValueError(
+                    f"{name} cannot build model {model.name!r} from the probe's shape "
+                    f"{shapes}: {error}"
+                ) from error
+        tree = LayerTree(model)
+        self._setup(tree)
+        if validate:
+            # One computation now turns a mismatch (probe shape, targets, loss) into a clear
+            # error before training rather than a backend traceback at the end of an epoch.
+            try:
+                self._compute()
+            except Exception as error:
+                raise ValueError(
+                    f"{name} cannot compute its statistics for model {model.name!r} on the "
+                    f"probe data (is the probe shaped like the model's input?): {error}"
+                ) from error
+
+    def _record(self, epoch, batch):
+        per_layer, summary = self._compute()
+        self.checks["epoch"].append(int(epoch))
+        self.checks["batch"].append(None if batch is None else int(batch))
+        for layer, values in per_layer.items():
+            slot = self.history.setdefault(layer, {})
+            for key, value in values.items():
+                slot.setdefault(key, []).append(value)
+        for key, value in summary.items():
+            self.summary.setdefault(key, []).append(value)
+        where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch}")
+        self._inspect(per_layer, summary, where)
+
+    def _inspect(self, per_layer, summary, where):
+        pass
+
+    def _warn(self, key, message):
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.warnings.append(message)
+        warnings.warn(message, TrainingDiagnosticWarning, stacklevel=3)
+
+    def check_labels(self) -> list[str]:
+        """A short label per check: ``"1"`` (end of epoch 1) or ``"1:40"`` (epoch 1, batch 40)."""
+        return [
+            f"{e + 1}" if b is None else f"{e + 1}:{b}"
+            for e, b in zip(self.checks["epoch"], self.checks["batch"])
+        ]
+
+
+def as_float(value) -> float:
+    return float(np.asarray(value, dtype=np.float64))
