@@ -36,6 +36,15 @@ TINY = {
     ),
     "resnet50": ("resnet50", dict(input_shape=(8, 8, 3), num_classes=3, width=2)),
     "plainnet18": ("plainnet18", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+    "densenet_bc": (
+        "densenet_bc",
+        dict(input_shape=(8, 8, 3), num_classes=3, blocks=(2, 2), growth_rate=4),
+    ),
+    "googlenet": (
+        "googlenet",
+        dict(input_shape=(8, 8, 3), num_classes=3, width_multiplier=0.0625),
+    ),
+    "mobilenet": ("mobilenet", dict(input_shape=(16, 16, 3), num_classes=3, alpha=0.125)),
     "baseline_cnn": ("baseline_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
     "efficient_cnn": ("efficient_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
 }
@@ -56,7 +65,27 @@ def batch(model, n=4, seed=0):
 def test_registry_lists_described_names():
     names = models.available()
     assert names == sorted(names)
-    for expected in ["mlp", "mlp_deep", "resnet18", "plainnet34", "baseline_cnn", "efficient_cnn"]:
+    for expected in [
+        "mlp",
+        "mlp_shallow_wide",
+        "mlp_deep_narrow",
+        "mlp_deep",
+        "plainnet18",
+        "plainnet34",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "densenet121",
+        "densenet169",
+        "densenet201",
+        "densenet_bc",
+        "googlenet",
+        "mobilenet",
+        "baseline_cnn",
+        "efficient_cnn",
+    ]:
         assert expected in names
     for name in names:
         assert models.describe(name) and models.REGISTRY[name] == models.describe(name)
@@ -83,17 +112,23 @@ def test_builds_trains_predicts_and_round_trips(key, tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), pred)
 
 
+SLIM = {"width": 2, "growth_rate": 2, "width_multiplier": 0.0625, "alpha": 0.125}
+DEEP = ("resnet101", "resnet152", "densenet169", "densenet201")  # built in the slow tests
+
+
 def test_every_registry_name_builds_small():
     for name in models.available():
+        if name in DEEP:
+            continue
         if name.startswith("mlp"):
             opts = dict(input_shape=(4,), width=4)
-        elif name.endswith(("101", "152")):
-            continue  # built at full size in the slow parameter-count test
         else:
-            opts = dict(input_shape=(8, 8, 3))
-            opts.update(width=2) if "width" in models.options(name) else None
+            side = 16 if name == "mobilenet" else 8
+            opts = {k: v for k, v in SLIM.items() if k in models.options(name)}
+            opts.update(input_shape=(side, side, 3), stem="cifar")
         model = models.build(name, num_classes=2, **opts)
         assert model.output_shape == (None, 2), name
+        assert models.family(name) in model.__class__.__name__.lower() or name.endswith("cnn")
         keras.backend.clear_session()
 
 
@@ -172,6 +207,16 @@ def test_default_stem_follows_input_size():
         ("mlp", {"classifier_activation": "relu"}, r"unknown classifier_activation 'relu'"),
         ("baseline_cnn", {"input_shape": (32, 32)}, r"input_shape must be \(height, width"),
         ("efficient_cnn", {"width": 2.5}, r"width must be an integer"),
+        ("densenet121", {"depth": 122}, r"unsupported DenseNet depth 122; allowed: 121, 169, 201"),
+        ("densenet_bc", {"growth_rate": 0}, r"growth_rate must be an integer >= 1, got 0"),
+        ("densenet_bc", {"blocks": (4, -1)}, r"layers per dense block must be .* got -1"),
+        ("densenet_bc", {"compression": 1.5}, r"compression must be a number > 0.0 and <= 1.0"),
+        ("densenet121", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"at least 32"),
+        ("googlenet", {"input_shape": (2, 2, 3)}, r"too small .* at least 4"),
+        ("googlenet", {"large_kernel": 7}, r"large_kernel must be 5 \(paper\) or 3"),
+        ("googlenet", {"width_multiplier": 0}, r"width_multiplier must be a number > 0"),
+        ("mobilenet", {"alpha": -1.0}, r"alpha must be a number > 0"),
+        ("mobilenet", {"input_shape": (8, 8, 3)}, r"too small for the 'cifar' stem .* at least 16"),
     ],
 )
 def test_bad_input_raises_value_error(name, options, match):
@@ -185,28 +230,44 @@ def trainable_count(model):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name, total, trainable",
+    "name, options, total, trainable",
     [
-        # torchvision.models: resnet18 / resnet34 "num_params" (parameters only: BN running
-        # statistics are buffers there, non-trainable weights in Keras), no conv biases.
-        # https://pytorch.org/vision/stable/models.html
-        ("resnet18", None, 11_689_512),
-        ("resnet34", None, 21_797_672),
-        # Keras Applications (keras.applications.ResNet50/101/152(weights=None).count_params(),
-        # checked against keras 3.15): conv biases, BN moving statistics included.
-        # https://keras.io/api/applications/
-        ("resnet50", 25_636_712, None),
-        ("resnet101", 44_707_176, None),
-        ("resnet152", 60_419_944, None),
+        # torchvision.models "num_params" (https://pytorch.org/vision/stable/models.html):
+        # parameters only (BN running statistics are buffers there, non-trainable weights in
+        # Keras), no conv biases, BN-convs in GoogLeNet, aux_logits=False.
+        ("resnet18", {}, None, 11_689_512),
+        ("resnet34", {}, None, 21_797_672),
+        ("googlenet", {"large_kernel": 3}, None, 6_624_904),
+        # The paper's 5x5 paths: 16 more weights per (reduce, out) channel pair, summed over the
+        # nine modules: 16 * 23,808 = 380,928.
+        ("googlenet", {}, None, 6_624_904 + 380_928),
+        # Keras Applications, keras.applications.X(weights=None).count_params() (checked with
+        # keras 3.15; https://keras.io/api/applications/): BN moving statistics included,
+        # conv biases in ResNet.
+        ("resnet50", {}, 25_636_712, None),
+        ("resnet101", {}, 44_707_176, None),
+        ("resnet152", {}, 60_419_944, None),
+        ("densenet121", {}, 8_062_504, None),
+        ("densenet169", {}, 14_307_880, None),
+        ("densenet201", {}, 20_242_984, None),
+        ("mobilenet", {"alpha": 1.0}, 4_253_864, None),
     ],
 )
-def test_imagenet_parameter_counts(name, total, trainable):
-    model = models.build(name)
+def test_imagenet_parameter_counts(name, options, total, trainable):
+    model = models.build(name, **options)
     assert model.input_shape == (None, 224, 224, 3) and model.get_config()["stem"] == "imagenet"
+    assert model.output_shape == (None, 1000)
     if total is not None:
         assert model.count_params() == total
     if trainable is not None:
         assert trainable_count(model) == trainable
+
+
+@pytest.mark.slow
+def test_densenet_bc_is_the_papers_small_network():
+    model = models.build("densenet_bc")  # DenseNet-BC (L=100, k=12): "0.8M" in Huang et al.
+    assert model.input_shape == (None, 32, 32, 3)
+    assert 750_000 < model.count_params() < 850_000
 
 
 @pytest.mark.slow

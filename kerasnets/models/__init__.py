@@ -31,7 +31,10 @@ import inspect
 from types import MappingProxyType
 
 from kerasnets.models.cnn import BaselineCNN, EfficientCNN
+from kerasnets.models.densenet import DenseNet
+from kerasnets.models.googlenet import GoogLeNet
 from kerasnets.models.mlp import MLP
+from kerasnets.models.mobilenet import MobileNet
 from kerasnets.models.resnet import PlainNet, ResNet
 
 _IMAGENET = {"input_shape": (224, 224, 3), "num_classes": 1000}
@@ -54,6 +57,21 @@ _ZOO = {
         MLP,
         {"depth": 10, "width": 128},
         "MLP, 10 hidden layers of 128 units (project 1: activation comparison)",
+    ),
+    "densenet_bc": (
+        DenseNet,
+        {"blocks": (16, 16, 16), "growth_rate": 12, "stem": "cifar", **_CIFAR},
+        "DenseNet-BC-100, k=12, for 32x32 inputs, ~0.8M params (Huang et al. 2017)",
+    ),
+    "googlenet": (
+        GoogLeNet,
+        dict(_IMAGENET),
+        "GoogLeNet / Inception v1 with BN, 9 inception modules (Szegedy et al. 2015)",
+    ),
+    "mobilenet": (
+        MobileNet,
+        dict(_IMAGENET),
+        "MobileNet v1, depthwise-separable blocks, width multiplier alpha (Howard et al. 2017)",
     ),
     "baseline_cnn": (
         BaselineCNN,
@@ -78,6 +96,13 @@ for _depth in (18, 34):
         PlainNet,
         {"depth": _depth, **_IMAGENET},
         f"ResNet-{_depth} without skip connections (project 2 baseline)",
+    )
+
+for _depth in (121, 169, 201):
+    _ZOO[f"densenet{_depth}"] = (
+        DenseNet,
+        {"depth": _depth, **_IMAGENET},
+        f"DenseNet-{_depth}, growth rate 32, bottleneck + compression (Huang et al. 2017)",
     )
 
 #: Read-only view: model name -> one-line description.
@@ -108,6 +133,17 @@ def describe(name: str) -> str:
         'ResNet-18 without skip connections (project 2 baseline)'
     """
     return _ZOO[_check_name(name)][2]
+
+
+def family(name: str) -> str:
+    """The architecture family of ``name`` (its model class; both project-3 CNNs are ``"cnn"``).
+
+    Example:
+        >>> family("plainnet34"), family("densenet_bc"), family("efficient_cnn")
+        ('plainnet', 'densenet', 'cnn')
+    """
+    cls = _ZOO[_check_name(name)][0]
+    return "cnn" if cls in (BaselineCNN, EfficientCNN) else cls.__name__.lower()
 
 
 def defaults(name: str) -> dict:
@@ -172,13 +208,17 @@ __doc__ = __doc__.replace("{table}", _table())
 __all__ = [
     "REGISTRY",
     "BaselineCNN",
+    "DenseNet",
     "EfficientCNN",
+    "GoogLeNet",
     "MLP",
+    "MobileNet",
     "PlainNet",
     "ResNet",
     "available",
     "build",
     "defaults",
     "describe",
+    "family",
     "options",
 ]
