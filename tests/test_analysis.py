@@ -358,3 +358,32 @@ def test_subclassed_model_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="not a Sequential or functional"):
         analysis.profile(model)
     assert analysis.count_params(model)["params"] == 8
+
+
+def test_compare_models_side_by_side():
+    def net(conv, **kwargs):
+        x = keras.Input((8, 8, 16))
+        return keras.Model(x, conv(32, 3, padding="same", use_bias=False, **kwargs)(x))
+
+    rows = analysis.compare(
+        {
+            "standard": net(layers.Conv2D, kernel_initializer="zeros"),
+            "separable": net(
+                layers.SeparableConv2D,
+                depthwise_initializer="zeros",
+                pointwise_initializer="zeros",
+            ),
+        },
+        batch_sizes=(1, 2),
+        warmup=1,
+        repeats=1,
+    )
+    standard, separable = rows
+    assert standard["macs"] == 64 * 9 * 16 * 32 and standard["macs_vs_first"] == 1.0
+    assert separable["macs_vs_first"] == pytest.approx((9 * 16 + 16 * 32) / (9 * 16 * 32))
+    assert separable["params_vs_first"] == pytest.approx((9 * 16 + 16 * 32) / (9 * 16 * 32))
+    assert sorted(separable["latency_ms"]) == [1, 2] and separable["latency_vs_first"] > 0
+    table = analysis.comparison_table(rows)
+    assert "standard" in table and "separable" in table and "Latency b=2" in table
+    with pytest.raises(ValueError, match="non-empty"):
+        analysis.compare({})

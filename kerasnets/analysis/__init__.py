@@ -8,6 +8,8 @@ model (nested models included) on any backend:
   layer's output for a batch. ``str(profile(model))`` is a table; ``.to_dict()`` is JSON data.
 * :func:`count_params`, :func:`count_macs` — just the totals.
 * :func:`latency` — median ``predict_on_batch`` time after warm-up, per batch size.
+* :func:`compare` / :func:`comparison_table` — several models side by side, with ratios to the
+  first (project 3's baseline-vs-efficient table, accuracy aside).
 * :func:`register_macs` — add a MAC formula for your own layer type; layer types without one
   are reported as *uncounted*, never silently.
 
@@ -25,6 +27,7 @@ Example:
     >>> print(analysis.profile(model, batch_size=32))  # doctest: +SKIP
 """
 
+from kerasnets.analysis.compare import compare, comparison_table
 from kerasnets.analysis.latency import latency
 from kerasnets.analysis.macs import layer_macs, register_macs
 from kerasnets.analysis.profile import Profile, count_macs, count_params, profile
@@ -32,6 +35,8 @@ from kerasnets.analysis.render import human, human_bytes, plain_table, rich_tabl
 
 __all__ = [
     "Profile",
+    "compare",
+    "comparison_table",
     "count_macs",
     "count_params",
     "human",
