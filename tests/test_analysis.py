@@ -266,6 +266,14 @@ def test_unknown_layers_are_flagged_never_silent():
     with pytest.warns(UserWarning, match="double"):
         assert analysis.count_macs(keras.Model(x, y)) == 12
 
+    class Doubler(keras.Model):  # a subclassed model nested in a graph: one opaque call
+        def call(self, t):
+            return t * 2.0
+
+    z = Doubler(name="doubler")(x)
+    p = analysis.profile(keras.Model(x, z))
+    assert p.uncounted == ["doubler"] and p.layers[-1]["output_shape"] == (1, 6)
+
 
 def test_register_macs_for_a_custom_layer():
     class Cube(layers.Layer):
@@ -318,6 +326,7 @@ def test_latency_reports_median_per_batch_size():
         assert stats["median_ms"] > 0
         assert stats["per_example_ms"] == pytest.approx(stats["median_ms"] / batch_size)
         assert stats["repeats"] == 3 and stats["warmup"] == 1
+        assert stats["backend"] == keras.backend.backend()
 
 
 # --- bad input --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Example:
     >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     >>> result = latency(m, batch_sizes=(1, 8), warmup=1, repeats=3)
     >>> sorted(result), sorted(result[8])
-    ([1, 8], ['max_ms', 'median_ms', 'min_ms', 'per_example_ms', 'repeats', 'warmup'])
+    ([1, 8], ['backend', 'max_ms', 'median_ms', 'min_ms', 'per_example_ms', 'repeats', 'warmup'])
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def latency(model, batch_sizes=(1, 32), warmup: int = 3, repeats: int = 20, seed
 
     Returns:
         ``{batch_size: {"median_ms", "min_ms", "max_ms", "per_example_ms", "warmup",
-        "repeats"}}``; ``per_example_ms`` is the median divided by the batch size.
+        "repeats", "backend"}}``; ``per_example_ms`` is the median divided by the batch size.
+        The inputs are standard-normal float32 arrays (integers 0/1 for integer inputs).
     """
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"model must be a built keras.Model, got {model!r}")
@@ -86,5 +87,6 @@ def latency(model, batch_sizes=(1, 32), warmup: int = 3, repeats: int = 20, seed
             "per_example_ms": median / batch_size,
             "warmup": warmup,
             "repeats": repeats,
+            "backend": keras.backend.backend(),
         }
     return results
