@@ -1,0 +1,433 @@
+"""Magnitude pruning for Keras 3 models on TensorFlow, JAX and PyTorch.
+
+Keras 3 has no pruning and tfmot only accepts Keras 2 models, so this is a native
+implementation with tfmot's semantics. :func:`prune_low_magnitude` wraps the chosen layers in
+:class:`PruneLowMagnitude`. The wrapper keeps one non-trainable **mask** per kernel and a
+step counter; its forward pass multiplies the kernel by the mask, and during training it
+recomputes the mask on the schedule's pruning steps (:mod:`.schedules`). Because mask and step
+are layer state updated inside ``call``, the pruned weights stay exactly zero on every step of
+every backend, including inside JAX's compiled train step (a callback could not do that: see
+DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain
+model of built-in layers whose kernels hold the zeros.
+
+Structures: ``"unstructured"`` (the smallest magnitudes in the whole kernel), ``"M:N"`` such as
+``"2:4"`` (M kept out of every N consecutive weights along the input-channel axis) and
+``"filters"`` (whole output channels by L1 or L2 norm; :func:`.structured.prune_filters`
+then removes them for real).
+
+Example:
+    >>> import keras
+    >>> from kerasnets import compression
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(4)])
+    >>> pruned = compression.prune_low_magnitude(model, compression.ConstantSparsity(0.75, 0))
+    >>> pruned.compile("adam", "mse")
+    >>> _ = pruned.fit(keras.random.normal((32, 8)), keras.random.normal((32, 4)), verbose=0)
+    >>> plain = compression.strip_pruning(pruned)
+    >>> compression.kernel_sparsity(plain)["dense"]
+    0.75
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasnets.compression._graph import copy_layer, kernel_weights, rebuild, select_layers
+from kerasnets.compression.schedules import (
+    ConstantSparsity,
+    PolynomialDecay,
+    PruningSchedule,
+    check_sparsity,
+)
+
+STRUCTURES = ("unstructured", "M:N (e.g. 2:4)", "filters")
+NORMS = ("l1", "l2")
+
+
+def parse_structure(structure):
+    """Return ``("unstructured", None)``, ``("m_by_n", (m, n))`` or ``("filters", None)``."""
+    if structure in ("unstructured", "filters"):
+        return structure, None
+    if isinstance(structure, (tuple, list)) and len(structure) == 2:
+        m, n = structure
+    elif isinstance(structure, str) and structure.count(":") == 1:
+        try:
+            m, n = (int(part) for part in structure.split(":"))
+        except ValueError:
+            m = n = None
+    else:
+        m = n = None
+    if m is None:
+        raise ValueError(f"unknown pruning structure {structure!r}; use one of {STRUCTURES}")
+    if not (isinstance(m, int) and isinstance(n, int) and 1 <= m < n):
+        raise ValueError(f"M:N sparsity needs integers 1 <= M < N, got M={m!r}, N={n!r}")
+    return "m_by_n", (m, n)
+
+
+def magnitude_mask(weights, sparsity):
+    """0/1 mask zeroing the ``round(size * sparsity)`` smallest ``|weights|`` (at least one kept).
+
+    The kept count is tfmot's, ``max(round(size * (1 - sparsity)), 1)``, and exact: ties are
+    broken by position, so the mask has exactly that many ones.
+    """
+    flat = ops.reshape(ops.abs(weights), (-1,))
+    size = flat.shape[0]
+    keep = ops.maximum(ops.round(size * (1.0 - ops.cast(sparsity, "float32"))), 1.0)
+    ranks = ops.argsort(ops.argsort(-flat))  # 0 = largest magnitude
+    mask = ops.less(ops.cast(ranks, "float32"), keep)
+    return ops.reshape(ops.cast(mask, weights.dtype), weights.shape)
+
+
+def m_by_n_mask(weights, m, n):
+    """0/1 mask keeping the ``m`` largest of every ``n`` consecutive weights on axis -2.
+
+    Axis -2 is the input-channel axis of Dense and convolution kernels (the axis a sparse
+    matrix unit reduces over); its size must be divisible by ``n``.
+    """
+    w = ops.moveaxis(ops.abs(weights), -2, -1)
+    moved_shape = w.shape
+    groups = ops.reshape(w, (-1, n))
+    ranks = ops.argsort(ops.argsort(-groups, axis=-1), axis=-1)
+    mask = ops.cast(ops.less(ranks, m), weights.dtype)
+    return ops.moveaxis(ops.reshape(mask, moved_shape), -1, -2)
+
+
+def filter_scores(weights, norm="l1"):
+    """Norm of each output channel (last axis) of a kernel: L1 or L2 over the other axes."""
+    axes = tuple(range(len(weights.shape) - 1))
+    if norm == "l1":
+        return ops.sum(ops.abs(weights), axis=axes)
+    return ops.sqrt(ops.sum(ops.square(weights), axis=axes))
+
+
+def filter_mask(weights, sparsity, norm="l1"):
+    """0/1 mask zeroing whole output channels: the lowest-norm ``round(C * sparsity)`` of them."""
+    scores = filter_scores(weights, norm)
+    channels = scores.shape[0]
+    keep = ops.maximum(ops.round(channels * (1.0 - ops.cast(sparsity, "float32"))), 1.0)
+    ranks = ops.argsort(ops.argsort(-scores))
+    mask = ops.cast(ops.less(ops.cast(ranks, "float32"), keep), weights.dtype)
+    return ops.broadcast_to(mask, weights.shape)
+
+
+def _deserialize_schedule(schedule):
+    if isinstance(schedule, dict):
+        return keras.saving.deserialize_keras_object(schedule)
+    return schedule
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class PruneLowMagnitude(keras.layers.Wrapper):
+    """Wrap a layer so that its kernels are magnitude-pruned on a schedule while it trains.
+
+    Args:
+        layer: a built-in layer with a kernel (Dense, Conv1D/2D/3D, DepthwiseConv2D,
+            SeparableConv2D, Conv2DTranspose, EinsumDense, Embedding, ...).
+        pruning_schedule: a :class:`~.schedules.PruningSchedule` (tfmot semantics).
+        structure: ``"unstructured"``, ``"M:N"`` (e.g. ``"2:4"``) or ``"filters"``.
+        norm: ``"l1"`` or ``"l2"``, the filter score for ``structure="filters"``.
+
+    State (non-trainable, saved with the model): one ``*_mask`` per kernel and
+    ``pruning_step`` (-1 before the first training call). Each ``call(..., training=True)``
+    advances the step; on pruning steps the masks are recomputed from ``|kernel * mask|`` so
+    that a weight once pruned never comes back. The forward pass always uses
+    ``kernel * mask``.
+
+    Example:
+        >>> import keras
+        >>> layer = PruneLowMagnitude(keras.layers.Dense(4), ConstantSparsity(0.5, 0, frequency=1))
+        >>> y = layer(keras.ops.ones((2, 8)), training=True)
+        >>> float(keras.ops.mean(layer.masks[0]))
+        0.5
+    """
+
+    def __init__(self, layer, pruning_schedule, structure="unstructured", norm="l1", **kwargs):
+        pruning_schedule = _deserialize_schedule(pruning_schedule)
+        if not isinstance(pruning_schedule, PruningSchedule):
+            raise ValueError(
+                f"pruning_schedule must be a ConstantSparsity or PolynomialDecay, got "
+                f"{pruning_schedule!r}"
+            )
+        self.kind, self.m_by_n = parse_structure(structure)
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        super().__init__(layer, **kwargs)
+        self.pruning_schedule = pruning_schedule
+        self.structure = (
+            structure if isinstance(structure, str) else f"{structure[0]}:{structure[1]}"
+        )
+        self.norm = norm
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.kernels = kernel_weights(self.layer)
+        if not self.kernels:
+            raise ValueError(
+                f"layer {self.layer.name!r} ({type(self.layer).__name__}) has no kernel to prune"
+            )
+        if self.kind == "m_by_n":
+            n = self.m_by_n[1]
+            for kernel in self.kernels:
+                if len(kernel.shape) < 2 or kernel.shape[-2] % n:
+                    raise ValueError(
+                        f"{self.structure} sparsity needs the input-channel axis of "
+                        f"{self.layer.name}/{kernel.name} (shape {tuple(kernel.shape)}) to be "
+                        f"divisible by {n}"
+                    )
+        self.masks = [
+            self.add_weight(
+                name=f"{kernel.name}_mask",
+                shape=kernel.shape,
+                dtype=kernel.dtype,
+                initializer="ones",
+                trainable=False,
+            )
+            for kernel in self.kernels
+        ]
+        self.pruning_step = self.add_weight(
+            name="pruning_step",
+            shape=(),
+            dtype="int32",
+            initializer=keras.initializers.Constant(-1),
+            trainable=False,
+        )
+        self.built = True
+
+    def compute_mask_for(self, weights, sparsity):
+        """The new mask of ``weights`` (already masked) at target ``sparsity``."""
+        if self.kind == "m_by_n":
+            return m_by_n_mask(weights, *self.m_by_n)
+        if self.kind == "filters":
+            return filter_mask(weights, sparsity, self.norm)
+        return magnitude_mask(weights, sparsity)
+
+    def call(self, inputs, training=False):
+        masks = [mask.value for mask in self.masks]
+        if training:
+            step = ops.add(self.pruning_step.value, 1)
+            self.pruning_step.assign(step)
+            update, sparsity = self.pruning_schedule(step)
+            new_masks = []
+            for kernel, mask in zip(self.kernels, masks):
+                masked = ops.multiply(kernel.value, mask)
+                new = ops.cond(
+                    update,
+                    lambda masked=masked: self.compute_mask_for(masked, sparsity),
+                    lambda mask=mask: ops.convert_to_tensor(mask),
+                )
+                new_masks.append(new)
+            for mask_var, new in zip(self.masks, new_masks):
+                mask_var.assign(new)
+            masks = new_masks
+        masked_ids = {id(k): i for i, k in enumerate(self.kernels)}
+        mapping = []
+        for var in self.layer.variables:
+            value = var.value
+            if id(var) in masked_ids:
+                value = ops.multiply(value, masks[masked_ids[id(var)]])
+            mapping.append((var, value))
+        with keras.StatelessScope(state_mapping=mapping):
+            return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def masked_kernels(self):
+        """``{kernel name: kernel * mask}`` as numpy arrays."""
+        return {
+            k.name: ops.convert_to_numpy(k.value) * ops.convert_to_numpy(m.value)
+            for k, m in zip(self.kernels, self.masks)
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            pruning_schedule=keras.saving.serialize_keras_object(self.pruning_schedule),
+            structure=self.structure,
+            norm=self.norm,
+        )
+        return config
+
+
+def _global_layer_sparsities(layers, sparsity):
+    """Per-layer sparsities that one threshold over all chosen kernels gives right now."""
+    magnitudes = {
+        layer.name: np.concatenate(
+            [np.abs(ops.convert_to_numpy(k.value)).ravel() for k in kernel_weights(layer)]
+        )
+        for layer in layers
+    }
+    everything = np.concatenate(list(magnitudes.values()))
+    n_pruned = int(round(everything.size * sparsity))
+    if n_pruned == 0:
+        return {name: 0.0 for name in magnitudes}
+    threshold = np.partition(everything, n_pruned - 1)[n_pruned - 1]
+    return {name: float(np.mean(m <= threshold)) for name, m in magnitudes.items()}
+
+
+def prune_low_magnitude(
+    model,
+    pruning_schedule,
+    layers=None,
+    exclude=None,
+    structure="unstructured",
+    norm="l1",
+    threshold="layer",
+):
+    """Return a copy of ``model`` whose chosen layers are wrapped in :class:`PruneLowMagnitude`.
+
+    Args:
+        model: a Functional or Sequential Keras 3 model (zoo models included); not modified.
+        pruning_schedule: a :class:`ConstantSparsity` / :class:`PolynomialDecay`, or a float
+            sparsity in [0, 1) meaning ``ConstantSparsity(sparsity, begin_step=0)``.
+        layers, exclude: which layers to prune: a layer class, a name or regex (full match), a
+            compiled regex, a callable ``layer -> bool``, or a list of these. Default: every
+            layer with a kernel. E.g. ``exclude=["conv1", "logits"]`` keeps the stem and the
+            classifier dense.
+        structure: ``"unstructured"``, ``"M:N"`` (e.g. ``"2:4"``) or ``"filters"``.
+        norm: ``"l1"`` or ``"l2"`` for ``structure="filters"``.
+        threshold: ``"layer"`` (every layer reaches the schedule's sparsity) or ``"global"``
+            (one magnitude threshold over all chosen kernels, computed from the weights at the
+            time of this call; each layer then follows the schedule scaled to its share).
+
+    All arguments are checked before any layer is copied or any weight touched.
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(2)])
+        >>> p = prune_low_magnitude(m, 0.5, layers=keras.layers.Dense, exclude="dense_1")
+        >>> [type(layer).__name__ for layer in p.layers]
+        ['PruneLowMagnitude', 'Dense']
+    """
+    if not isinstance(pruning_schedule, PruningSchedule):
+        pruning_schedule = ConstantSparsity(check_sparsity(pruning_schedule), begin_step=0)
+    parse_structure(structure)
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if threshold not in ("layer", "global"):
+        raise ValueError(f"threshold must be 'layer' or 'global', got {threshold!r}")
+    if threshold == "global" and structure != "unstructured":
+        raise ValueError(f"threshold='global' needs structure='unstructured', got {structure!r}")
+    chosen = select_layers(model, layers, exclude)
+    if any(isinstance(layer, PruneLowMagnitude) for layer in chosen):
+        raise ValueError("the model is already wrapped for pruning; strip_pruning() it first")
+    schedules = {layer.name: pruning_schedule for layer in chosen}
+    if threshold == "global":
+        final = pruning_schedule.final_sparsity
+        shares = _global_layer_sparsities(chosen, final)
+        schedules = {
+            name: pruning_schedule.scaled(share / final if final else 0.0)
+            for name, share in shares.items()
+        }
+    ids = {id(layer) for layer in chosen}
+
+    def clone(layer):
+        new = copy_layer(layer)
+        if id(layer) not in ids:
+            return new
+        wrapper = PruneLowMagnitude(
+            new, schedules[layer.name], structure=structure, norm=norm, name=f"prune_{layer.name}"
+        )
+        wrapper.build(layer.get_build_config().get("input_shape"))
+        return wrapper
+
+    return rebuild(model, clone)
+
+
+def strip_pruning(model):
+    """Return a plain copy of ``model``: every wrapper replaced by its layer with masked kernels.
+
+    The result holds only built-in layers (it loads with ``safe_mode`` and exports anywhere);
+    the pruned weights are stored as exact zeros.
+    """
+
+    def clone(layer):
+        if not isinstance(layer, PruneLowMagnitude):
+            return copy_layer(layer)
+        inner = copy_layer(layer.layer)
+        masked = layer.masked_kernels()
+        for var in kernel_weights(inner):
+            var.assign(masked[var.name])
+        return inner
+
+    return rebuild(model, clone)
+
+
+def kernel_sparsity(model):
+    """``{layer name: fraction of zeros in its kernels}`` (wrapped layers: the masked kernels)."""
+    from kerasnets.compression._graph import flat_layers
+
+    result = {}
+    for layer in flat_layers(model):
+        if isinstance(layer, PruneLowMagnitude):
+            arrays = list(layer.masked_kernels().values())
+            name = layer.layer.name
+        else:
+            arrays = [ops.convert_to_numpy(k.value) for k in kernel_weights(layer)]
+            name = layer.name
+        if arrays:
+            total = sum(a.size for a in arrays)
+            result[name] = float(sum(np.sum(a == 0) for a in arrays) / total)
+    return result
+
+
+def prune_and_finetune(
+    model,
+    sparsity,
+    x,
+    y,
+    epochs=2,
+    batch_size=32,
+    structure="unstructured",
+    layers=None,
+    exclude=None,
+    optimizer="adam",
+    learning_rate=1e-3,
+    loss="sparse_categorical_crossentropy",
+    validation_data=None,
+    verbose=0,
+):
+    """Prune ``model`` to ``sparsity`` while fine-tuning on ``(x, y)``; return a stripped model.
+
+    One call for pipelines such as ``kerasnets export --prune 0.8``: a ``PolynomialDecay`` from
+    0 to ``sparsity`` over the first two thirds of the steps (masks updated ~10 times), then
+    training at the final sparsity, then :func:`strip_pruning`. The result is a plain model of
+    built-in layers (uncompiled); the chosen kernels hold ``sparsity`` zeros exactly.
+
+    Example:
+        >>> from kerasnets import data
+        >>> (x, y), _ = data.load("digits", flatten=True, subset=256)
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+        ...                           keras.layers.Dense(10)])
+        >>> small = prune_and_finetune(model, 0.8, x, y, epochs=1,
+        ...                            loss=keras.losses.SparseCategoricalCrossentropy(True))
+        >>> round(kernel_sparsity(small)["dense"], 2)
+        0.8
+    """
+    sparsity = check_sparsity(sparsity)
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    steps = int(epochs) * math.ceil(len(x) / batch_size)
+    end = max(1, (2 * steps) // 3)
+    schedule = PolynomialDecay(0.0, sparsity, 0, end, frequency=max(1, end // 10))
+    if steps < 3:
+        schedule = ConstantSparsity(sparsity, 0, frequency=1)
+    pruned = prune_low_magnitude(model, schedule, layers, exclude, structure=structure)
+    if isinstance(optimizer, str):
+        optimizer = keras.optimizers.get({"class_name": optimizer, "config": {}})
+        optimizer.learning_rate = learning_rate
+    pruned.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    pruned.fit(
+        x,
+        y,
+        epochs=int(epochs),
+        batch_size=batch_size,
+        validation_data=validation_data,
+        verbose=verbose,
+    )
+    return strip_pruning(pruned)
