@@ -62,6 +62,17 @@ class Profile:
         """Names of the layer calls whose type has no MAC formula (their MACs count as 0)."""
         return [row["name"] for row in self.layers if not row["counted"]]
 
+    def macs_by_type(self) -> dict[str, int]:
+        """Total MACs per layer type, largest first: where the compute goes.
+
+        Example: the convolutions of a CNN against its elementwise work (BN, activations,
+        additions), which published multiply-add counts usually leave out.
+        """
+        totals: dict[str, int] = {}
+        for row in self.layers:
+            totals[row["type"]] = totals.get(row["type"], 0) + row["macs"]
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
     def to_dict(self) -> dict:
         """Plain, JSON-ready data: totals, ``uncounted`` and the per-layer rows."""
         return {
