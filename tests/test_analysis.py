@@ -349,9 +349,18 @@ def test_bad_input_raises_value_error_naming_the_value():
         analysis.profile("resnet18")
     with pytest.raises(ValueError, match="not built"):
         analysis.profile(keras.Sequential([layers.Dense(2, kernel_initializer="zeros")]))
+    x = keras.Input((None, None, 3))
+    fully_conv = keras.Model(x, layers.Conv2D(2, 3, kernel_initializer="zeros")(x))
     with pytest.raises(ValueError, match="None, None, 3"):
-        x = keras.Input((None, None, 3))
-        analysis.profile(keras.Model(x, layers.Conv2D(2, 3, kernel_initializer="zeros")(x)))
+        analysis.profile(fully_conv)
+    for bad in [(8, 8), (8, 8, 4), (0, 8, 3), "8x8"]:
+        with pytest.raises(ValueError, match="input_shape"):
+            analysis.profile(fully_conv, input_shape=bad)
+    # Filled in, the unknown axes are profiled at the given size:
+    assert analysis.count_macs(fully_conv, input_shape=(8, 8, 3)) == 6 * 6 * 9 * 3 * 2
+    # ... and so are those of a nested model called on a tensor of known shape.
+    outer_in = keras.Input((8, 8, 3))
+    assert analysis.count_macs(keras.Model(outer_in, fully_conv(outer_in))) == 6 * 6 * 9 * 3 * 2
     for kwargs, match in [
         ({"batch_sizes": (0,)}, "batch size"),
         ({"batch_sizes": ()}, "at least one"),

@@ -169,21 +169,44 @@ def _row(name, type_name, outputs, batch_size):
     }
 
 
-def _walk(model, batch_size):
+def _input_shapes(graph, model, input_shape):
+    """The per-example shape of each input: the model's, or ``input_shape`` filling it in."""
+    known = [tuple(x.shape[1:]) for x in graph.inputs]
+    if input_shape is None:
+        for x, shape in zip(graph.inputs, known):
+            if any(d is None for d in shape):
+                raise ValueError(
+                    f"input {x.name!r} of model {model.name!r} has shape {tuple(x.shape)}; "
+                    "profiling needs every axis but the batch axis to be known: pass "
+                    "input_shape=(...) or build the model with a fixed input shape"
+                )
+        return known
+    if len(known) != 1:
+        raise ValueError(
+            f"input_shape applies to single-input models; {model.name!r} has {len(known)} inputs"
+        )
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        shape = None
+    ok = shape is not None and len(shape) == len(known[0]) and all(d > 0 for d in shape)
+    if not ok or any(k is not None and k != d for k, d in zip(known[0], shape)):
+        raise ValueError(
+            f"input_shape must be {len(known[0])} positive integers matching the model's input "
+            f"{known[0]} (None = any), got {input_shape!r}"
+        )
+    return [shape]
+
+
+def _walk(model, batch_size, input_shape=None):
     """Run ``model``'s graph on symbolic tensors of ``batch_size``; return one row per call."""
     graph = _check_model(model)
     rows = []
     counted_layers = set()
 
     specs = []
-    for x in graph.inputs:
-        shape = (batch_size, *x.shape[1:])
-        if any(d is None for d in shape):
-            raise ValueError(
-                f"input {x.name!r} of model {model.name!r} has shape {tuple(x.shape)}; "
-                "profiling needs every axis but the batch axis to be known (build the model "
-                "with a fixed input_shape)"
-            )
+    for x, example_shape in zip(graph.inputs, _input_shapes(graph, model, input_shape)):
+        shape = (batch_size, *example_shape)
         spec = keras.KerasTensor(shape, dtype=x.dtype)
         specs.append(spec)
         history = getattr(x, "_keras_history", None)
@@ -248,13 +271,15 @@ def count_params(model) -> dict:
     }
 
 
-def profile(model, batch_size: int = 1) -> Profile:
+def profile(model, batch_size: int = 1, input_shape=None) -> Profile:
     """Profile ``model`` layer by layer: parameters, MACs per example, activation bytes.
 
     Args:
         model: a built Sequential or functional ``keras.Model`` (including functional
             subclasses) with a fixed input shape; nested models are walked.
         batch_size: batch size for the activation memory (MACs are always per example).
+        input_shape: the input shape without the batch axis, for a single-input model built
+            with unknown axes (e.g. ``(None, None, 3)``); known axes must match.
 
     Returns:
         A :class:`Profile`; ``str(profile)`` is the table, ``profile.to_dict()`` the JSON data.
@@ -268,7 +293,7 @@ def profile(model, batch_size: int = 1) -> Profile:
         True
     """
     batch_size = _check_positive_int("batch_size", batch_size)
-    rows = _walk(model, batch_size)
+    rows = _walk(model, batch_size, input_shape)
     totals = count_params(model)
     missing = totals["params"] - sum(row["params"] for row in rows)
     missing_trainable = totals["trainable_params"] - sum(row["trainable_params"] for row in rows)
@@ -293,10 +318,11 @@ def profile(model, batch_size: int = 1) -> Profile:
     )
 
 
-def count_macs(model) -> int:
+def count_macs(model, input_shape=None) -> int:
     """Total MACs per example of ``model`` (see :mod:`kerasnets.analysis.macs`).
 
-    Layers with no MAC formula count as 0 and a ``UserWarning`` names them.
+    Layers with no MAC formula count as 0 and a ``UserWarning`` names them. ``input_shape``:
+    as for :func:`profile`.
 
     Example:
         >>> import keras
@@ -304,7 +330,7 @@ def count_macs(model) -> int:
         >>> count_macs(m)
         50
     """
-    result = profile(model)
+    result = profile(model, input_shape=input_shape)
     if result.uncounted:
         warnings.warn(
             f"MACs of {len(result.uncounted)} layer call(s) with no formula counted as 0: "
