@@ -54,8 +54,11 @@ class Monitor(keras.callbacks.Callback):
         history: ``{layer_name: {key: [value per check]}}``, covering the latest ``fit``.
         summary: ``{key: [value per check]}``, the scalars that are also merged into the Keras
             ``logs`` at the end of each epoch (so ``History`` and ``CSVLogger`` record them).
-        checks: ``{"epoch": [...], "batch": [...]}``: when each check ran (0-based epoch, and the
-            batch index within it, or None for a check at the end of the epoch).
+        checks: ``{"epoch": [...], "batch": [...]}``: when each check ran: the 1-based epoch
+            and the batch index within it, or None for a check at the end of the epoch. The
+            first check, epoch 0, is of the initial weights at ``on_train_begin`` (it also
+            validates the set-up), so with the default frequency the lists have one entry more
+            than the number of epochs.
         warnings: the messages warned so far (each also sent through ``warnings.warn``).
     """
 
@@ -94,24 +97,34 @@ class Monitor(keras.callbacks.Callback):
         self.warnings = []
         self._warned = set()
         self._epoch = 0
+        self._epochs_begun = 0
         self._batches = 0
 
     # -- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         self._reset()
         self._prepare(self.model)
+        self._record(0, None, self._computed)  # epoch 0: the weights training starts from
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epochs_begun += 1
+
+    def _current_step(self):
+        """Training steps done in this ``fit`` so far (None if Keras does not say)."""
+        if self._needs_batch_hook() or self._epochs_begun == 0:
+            return self._batches
+        steps = (self.params or {}).get("steps")
+        return self._epochs_begun * steps if steps else None
 
     def _on_train_batch_end(self, batch, logs=None):
         self._batches += 1
         if self.every_n_batches and self._batches % self.every_n_batches == 0:
-            self._record(self._epoch, batch)
+            self._record(self._epoch + 1, batch)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_batches is None:
-            self._record(epoch, None)
+            self._record(epoch + 1, None)
         if logs is not None:
             logs.update({key: values[-1] for key, values in self.summary.items() if values})
 
@@ -170,15 +183,15 @@ class Monitor(keras.callbacks.Callback):
             # One computation now turns a mismatch (probe shape, targets, loss) into a clear
             # error before training rather than a backend traceback at the end of an epoch.
             try:
-                self._compute()
+                self._computed = self._compute()
             except Exception as error:
                 raise ValueError(
                     f"{name} cannot compute its statistics for model {model.name!r} on the "
                     f"probe data (is the probe shaped like the model's input?): {error}"
                 ) from error
 
-    def _record(self, epoch, batch):
-        per_layer, summary = self._compute()
+    def _record(self, epoch, batch, computed=None):
+        per_layer, summary = computed or self._compute()
         self.checks["epoch"].append(int(epoch))
         self.checks["batch"].append(None if batch is None else int(batch))
         for layer, values in per_layer.items():
@@ -187,7 +200,10 @@ class Monitor(keras.callbacks.Callback):
                 slot.setdefault(key, []).append(value)
         for key, value in summary.items():
             self.summary.setdefault(key, []).append(value)
-        where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch}")
+        if epoch == 0:
+            where = "the start of training (initial weights)"
+        else:
+            where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
         self._inspect(per_layer, summary, where)
 
     def _inspect(self, per_layer, summary, where):
@@ -201,9 +217,10 @@ class Monitor(keras.callbacks.Callback):
         warnings.warn(message, TrainingDiagnosticWarning, stacklevel=3)
 
     def check_labels(self) -> list[str]:
-        """A short label per check: ``"1"`` (end of epoch 1) or ``"1:40"`` (epoch 1, batch 40)."""
+        """A label per check: ``"0"`` (initial weights), ``"1"`` (end of epoch 1) or ``"1:40"``
+        (epoch 1, batch 40)."""
         return [
-            f"{e + 1}" if b is None else f"{e + 1}:{b}"
+            f"{e}" if b is None else f"{e}:{b}"
             for e, b in zip(self.checks["epoch"], self.checks["batch"])
         ]
 

@@ -25,6 +25,12 @@ def _require_checks(monitor):
         )
 
 
+def _x_label(monitor):
+    if all(b is None for b in monitor.checks["batch"]):
+        return "epoch (0 = initial weights)"
+    return "epoch:batch (0 = initial weights)"
+
+
 def _layer_height(n_layers):
     return max(3.0, 0.28 * n_layers + 1.5)
 
@@ -49,7 +55,7 @@ def gradient_flow_figure(monitor, title=None):
     heat.set_yticks(range(len(layers)), layers, fontsize=8)
     step = max(1, len(labels) // 12)
     heat.set_xticks(range(0, len(labels), step), labels[::step])
-    heat.set_xlabel("epoch" if all(b is None for b in monitor.checks["batch"]) else "epoch:batch")
+    heat.set_xlabel(_x_label(monitor))
     heat.set_ylabel("layer (input at top)")
     heat.set_title("gradient L2 norm per layer")
     fig.colorbar(image, ax=heat, label="gradient L2 norm (log scale)")
@@ -86,7 +92,7 @@ def dead_share_figure(monitor, title=None):
     lines.axhline(100 * monitor.threshold, color="red", ls="--", label="warning threshold")
     step = max(1, len(labels) // 12)
     lines.set_xticks(x[::step], labels[::step])
-    lines.set_xlabel("epoch" if all(b is None for b in monitor.checks["batch"]) else "epoch:batch")
+    lines.set_xlabel(_x_label(monitor))
     lines.set_ylabel("dead units (% of the layer)")
     lines.set_ylim(-2, 102)
     lines.set_title("dead units per layer over training")
@@ -151,7 +157,7 @@ def explosion_figure(monitor, title=None):
     ax.set_yscale("log")
     step = max(1, len(labels) // 12)
     ax.set_xticks(x[::step], labels[::step])
-    ax.set_xlabel("epoch" if all(b is None for b in monitor.checks["batch"]) else "epoch:batch")
+    ax.set_xlabel(_x_label(monitor))
     ax.set_ylabel("global gradient L2 norm (log)")
     if monitor.events:
         first = monitor.events[0]

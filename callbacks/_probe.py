@@ -9,7 +9,11 @@ Layers inside a nested model are named ``"outer/inner"``.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
+
+_PROBES = weakref.WeakKeyDictionary()  # model -> {(layer names, batch size): LayerOutputs}
 
 # Layer classes whose output *is* an activation (their ``activation`` attribute aside).
 _ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU")
@@ -148,6 +152,20 @@ class LayerOutputs:
         self.names = list(names)
         self.batch_size = batch_size
         self._stage = self._plan(tree.model, "", set(self.names))
+
+    @classmethod
+    def reuse(cls, tree: LayerTree, names, batch_size: int = 256):
+        """The probe for this model and these layers, built once per process and kept (weakly,
+        with the model), so that its compiled predict function serves every monitor and every
+        ``fit`` on that model."""
+        key = (tuple(names), batch_size)
+        try:
+            cache = _PROBES.setdefault(tree.model, {})
+        except TypeError:  # a model that cannot be weakly referenced: no caching
+            return cls(tree, names, batch_size)
+        if key not in cache:
+            cache[key] = cls(tree, names, batch_size)
+        return cache[key]
 
     def _plan(self, model, prefix, wanted):
         import keras

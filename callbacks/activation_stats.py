@@ -56,7 +56,9 @@ class ActivationStatsMonitor(Monitor):
             _positive_int_or_none(histogram_bins, "histogram_bins")
         self.histogram_bins = histogram_bins or 0
         self.atol = _fraction(atol, "atol", 0.0, float("inf"))
-        self.batch_size = batch_size
+        if batch_size is None:
+            raise ValueError("batch_size must be a positive int, got None")
+        self.batch_size = _positive_int_or_none(batch_size, "batch_size")
         super().__init__(
             x_probe,
             layers=layers,
@@ -69,7 +71,7 @@ class ActivationStatsMonitor(Monitor):
         self.layer_names = tree.resolve(
             self.layer_names_requested, is_activation_layer, "collect activation statistics of"
         )
-        self._outputs = LayerOutputs(tree, self.layer_names, self.batch_size)
+        self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
 
     def _compute(self):
         sync_state(self._model)

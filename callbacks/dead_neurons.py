@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks._base import Monitor, _fraction, sync_state
+from callbacks._base import Monitor, _fraction, _positive_int_or_none, sync_state
 from callbacks._probe import LayerOutputs, is_activation_layer
 
 
@@ -66,7 +66,9 @@ class DeadNeuronMonitor(Monitor):
     ):
         self.threshold = _fraction(threshold, "threshold")
         self.atol = _fraction(atol, "atol", 0.0, float("inf"))
-        self.batch_size = batch_size
+        if batch_size is None:
+            raise ValueError("batch_size must be a positive int, got None")
+        self.batch_size = _positive_int_or_none(batch_size, "batch_size")
         super().__init__(
             x_probe,
             layers=layers,
@@ -79,7 +81,7 @@ class DeadNeuronMonitor(Monitor):
         self.layer_names = tree.resolve(
             self.layer_names_requested, is_activation_layer, "watch for dead units"
         )
-        self._outputs = LayerOutputs(tree, self.layer_names, self.batch_size)
+        self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
 
     def _compute(self):
         sync_state(self._model)

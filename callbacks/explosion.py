@@ -19,23 +19,26 @@ _REMEDIES = (
 class GradientExplosionMonitor(Monitor):
     """Watch for the lecture's warning signs of exploding gradients, and stop training if asked.
 
-    Signs, each recorded in ``events`` (kind, global 0-based step, epoch, layer where it
-    applies, value; at most once per kind per epoch) and warned once per kind and layer
-    through :class:`~callbacks.TrainingDiagnosticWarning`:
+    Signs, each recorded in ``events`` as a dict (``kind``; ``step``: training steps done in
+    this ``fit`` when it was seen, 0 for the initial weights; ``epoch``: 1-based, 0 before
+    training; ``layer`` where it applies; ``value``; at most once per kind per epoch) and
+    warned once per kind and layer through :class:`~callbacks.TrainingDiagnosticWarning`:
 
-    - ``"nonfinite_loss"``: the training loss is NaN or infinite (checked after every batch);
+    - ``"nonfinite_loss"``: the training loss is NaN or infinite;
     - ``"loss_jump"``: a batch's loss is more than ``loss_jump_factor`` times the mean of the
-      previous ``window`` batch losses (checked after every batch; the batch loss is recovered
-      from Keras' running epoch mean);
+      previous ``window`` batch losses (the batch loss is recovered from Keras' running epoch
+      mean; only with ``every_n_batches``);
     - ``"grad_norm"``: the global gradient norm on the probe batch exceeds ``max_grad_norm``;
       the event names the layer with the largest gradient norm;
     - ``"nonfinite_grad"``: a gradient on the probe batch holds NaN or Inf (names the layer).
 
-    Gradient checks use :func:`kerasnets.backend.loss_and_gradients` on ``(x_probe, y_probe)``
-    at the end of every epoch, or every ``every_n_batches`` batches (``every_n_batches=1``
-    catches an explosion at the step it starts). With ``stop_training=True`` the first sign
-    sets ``model.stop_training``, so ``fit`` ends after the current batch, before the weights
-    turn to NaN.
+    By default the signs are checked at the end of every epoch (the epoch's loss, and the
+    gradient on ``(x_probe, y_probe)`` from :func:`kerasnets.backend.loss_and_gradients`), which
+    costs almost nothing. With ``every_n_batches=N`` the loss is checked after every batch and
+    the gradient every N batches: ``every_n_batches=1`` catches an explosion at the step it
+    starts (and makes Keras wait for each step before the next one). With
+    ``stop_training=True`` the first sign sets ``model.stop_training``, so ``fit`` ends after
+    the current batch, before the weights turn to NaN.
 
     Args:
         x_probe, y_probe: probe inputs and targets for the gradient checks.
@@ -49,7 +52,8 @@ class GradientExplosionMonitor(Monitor):
 
     ``summary`` (and the Keras logs) get ``explosion_grad_norm`` (the global norm at the latest
     check) and ``explosion_events`` (number of signs so far); ``history[layer]["grad_norm"]``
-    holds the per-layer norms of every check, ``stopped_at`` the step where it stopped ``fit``.
+    holds the per-layer norms of every check, ``stopped_at`` the step count at which it asked
+    ``fit`` to stop (None if it did not).
 
     Example:
         >>> from callbacks import GradientExplosionMonitor
@@ -94,7 +98,7 @@ class GradientExplosionMonitor(Monitor):
         )
 
     def _needs_batch_hook(self):
-        return True  # the loss is checked after every batch
+        return self.every_n_batches is not None  # then the loss is checked after every batch
 
     def _reset(self):
         super()._reset()
@@ -110,12 +114,25 @@ class GradientExplosionMonitor(Monitor):
             raise ValueError(f"model {tree.model.name!r} has no trainable weights to watch")
         self._owners = tree.weight_owners()
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_n_batches is None and logs and "loss" in logs:
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                self._event(
+                    "nonfinite_loss",
+                    self._current_step(),
+                    None,
+                    loss,
+                    f"the training loss of epoch {epoch + 1} is {loss}",
+                )
+        super().on_epoch_end(epoch, logs)
+
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
         self._running = None
 
     def _on_train_batch_end(self, batch, logs=None):
-        step = self._batches
+        step = self._batches + 1  # steps done, this one included
         loss = None if not logs or "loss" not in logs else float(logs["loss"])
         if loss is not None:
             self._check_loss(batch, loss, step)
@@ -138,7 +155,7 @@ class GradientExplosionMonitor(Monitor):
                 None,
                 running_mean,
                 "the training loss is "
-                f"{running_mean} at step {step} (epoch {self._epoch + 1}, batch {batch})",
+                f"{running_mean} after step {step} (epoch {self._epoch + 1}, batch {batch})",
             )
             return
         if len(self._recent) == self._recent.maxlen:
@@ -150,7 +167,7 @@ class GradientExplosionMonitor(Monitor):
                     None,
                     current,
                     f"the batch loss jumped to {current:.4g}, {current / reference:.3g}x the "
-                    f"mean of the previous {len(self._recent)} batches, at step {step} "
+                    f"mean of the previous {len(self._recent)} batches, after step {step} "
                     f"(epoch {self._epoch + 1}, batch {batch})",
                 )
         self._recent.append(current)
@@ -164,12 +181,12 @@ class GradientExplosionMonitor(Monitor):
         total = float(np.sqrt(sum(s["grad_norm"] ** 2 for s in per_layer.values())))
         return per_layer, {"explosion_grad_norm": total, "probe_loss": loss}
 
-    def _record(self, epoch, batch):
-        super()._record(epoch, batch)
+    def _record(self, epoch, batch, computed=None):
+        super()._record(epoch, batch, computed)
         self.summary.setdefault("explosion_events", []).append(len(self.events))
 
     def _inspect(self, per_layer, summary, where):
-        step = self._batches - 1  # the batch that just ended
+        step = self._current_step()
         bad = [n for n, s in per_layer.items() if not math.isfinite(s["grad_norm"])]
         if bad:
             self._event(
@@ -178,7 +195,7 @@ class GradientExplosionMonitor(Monitor):
                 bad[0],
                 per_layer[bad[0]]["grad_norm"],
                 f"the gradient of layer {bad[0]!r} holds NaN/Inf on the probe batch at {where} "
-                f"(step {step})",
+                f"(after {step} steps)",
             )
             return
         total = summary["explosion_grad_norm"]
@@ -190,16 +207,17 @@ class GradientExplosionMonitor(Monitor):
                 layer,
                 total,
                 f"the gradient norm on the probe batch is {total:.4g} (threshold "
-                f"{self.max_grad_norm:g}) at {where} (step {step}); the largest is at layer "
+                f"{self.max_grad_norm:g}) at {where} (after {step} steps); the largest is at layer "
                 f"{layer!r} ({per_layer[layer]['grad_norm']:.4g})",
             )
 
     def _event(self, kind, step, layer, value, text):
-        if (kind, self._epoch) in self._seen:
+        epoch = self._epochs_begun
+        if (kind, epoch) in self._seen:
             return
-        self._seen.add((kind, self._epoch))
+        self._seen.add((kind, epoch))
         self.events.append(
-            {"kind": kind, "step": step, "epoch": self._epoch, "layer": layer, "value": value}
+            {"kind": kind, "step": step, "epoch": epoch, "layer": layer, "value": value}
         )
         stopping = self.stop_training and self.stopped_at is None
         self._warn(

@@ -131,10 +131,10 @@ def test_explosion_is_caught_before_the_loss_is_nan_and_stops_training(digits):
     )
     watch = GradientExplosionMonitor(x, y, every_n_batches=1)
     _, warned = fit(exploding_model(), x, y, [watch, record], epochs=2)
-    first_nan = next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
+    steps_to_nan = 1 + next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
     first_sign = watch.events[0]
     assert first_sign["kind"] == "grad_norm" and first_sign["layer"] is not None
-    assert first_sign["step"] < first_nan
+    assert first_sign["step"] < steps_to_nan
     assert {"nonfinite_loss"} <= {e["kind"] for e in watch.events}
     assert any("clipnorm" in w and "learning rate" in w for w in warned)
 
@@ -202,9 +202,10 @@ def test_history_logs_json_and_plots(digits, tmp_path):
     assert list(dead.history) == ["hidden_0", "hidden_1", "hidden_2"]
     assert list(flow.history) == ["hidden_0", "hidden_1", "hidden_2", "classifier"]
     for key in ("kernel_grad_norm", "bias_grad_norm", "kernel_grad_mean_abs", "grad_norm_to_last"):
-        assert len(flow.history["hidden_1"][key]) == 2, key
-    assert flow.checks == {"epoch": [0, 1], "batch": [None, None]}
-    assert history.history["dead_unit_fraction"] == dead.summary["dead_unit_fraction"]
+        assert len(flow.history["hidden_1"][key]) == 3, key
+    # One check of the initial weights, then one per epoch; the latter are in the logs too.
+    assert flow.checks == {"epoch": [0, 1, 2], "batch": [None, None, None]}
+    assert history.history["dead_unit_fraction"] == dead.summary["dead_unit_fraction"][1:]
 
     for i, monitor in enumerate(monitors):
         path = monitor.to_json(tmp_path / f"m{i}.json")
@@ -235,8 +236,8 @@ def test_every_n_batches_and_nested_models(digits):
     flow = GradientFlowMonitor(x, y, layers=["stem", "block/d", "head"], every_n_batches=3)
     fit(model, x, y, [dead, flow], epochs=2)  # 4 batches per epoch, 8 in all
     assert list(dead.history) == ["stem", "block/d"]
-    assert dead.checks == {"epoch": [0, 0, 1, 1], "batch": [1, 3, 1, 3]}
-    assert flow.checks["batch"] == [2, 1]
+    assert dead.checks == {"epoch": [0, 1, 1, 2, 2], "batch": [None, 1, 3, 1, 3]}
+    assert flow.checks == {"epoch": [0, 1, 2], "batch": [None, 2, 1]}
     assert list(flow.history) == ["stem", "block/d", "head"]
     # The nested layer's outputs are the real ones: check against a direct computation.
     probe = keras.Model(inputs, inner(h))

@@ -1,0 +1,176 @@
+"""Cost of the training diagnostics: ``fit`` with all four monitors versus without.
+
+The model is the lecture's 10-layer MLP (ReLU, He initialization, 64 units) on the flattened
+digits (1,437 training images, batch 32). Each configuration is compiled by a warm-up ``fit``
+first; then whole ``fit`` calls of ``--epochs`` epochs are timed alternately — without,
+with monitors, [with TensorBoard], without, ... — and the median of ``--repeats`` is reported
+with the ratio to "without". The monitors run at their default frequency (end of every epoch;
+the explosion monitor also reads the loss after every batch) with their default probe sizes;
+the time of a ``fit`` includes their set-up at ``on_train_begin``. Goal: ratio ≤ 1.10.
+
+On TensorFlow the familiar peer, ``keras.callbacks.TensorBoard(histogram_freq=1)``, is timed
+too if the ``tensorboard`` package is installed (``pip install kerasnets[tensorboard]``);
+otherwise that row says so and is skipped.
+
+By default each backend runs in its own subprocess (the backend is fixed per process);
+``--backend NAME`` runs one backend in this process.
+
+    python benchmarks/callback_overhead.py                  # tensorflow, jax, torch
+    python benchmarks/callback_overhead.py --backend jax --epochs 10 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+BACKENDS = ("tensorflow", "jax", "torch")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the top-level callbacks package, when run from a checkout
+
+
+def build_mlp(depth=10, width=64):
+    import keras
+
+    layers = [keras.Input((64,))]
+    layers += [
+        keras.layers.Dense(width, activation="relu", kernel_initializer="he_normal")
+        for _ in range(depth - 1)
+    ]
+    layers += [keras.layers.Dense(10, activation="softmax")]
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
+    return model
+
+
+def tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure(epochs: int, repeats: int) -> dict:
+    """Time ``fit`` with and without the monitors on the current backend."""
+    import keras
+    import numpy as np
+
+    from callbacks import (
+        ActivationStatsMonitor,
+        DeadNeuronMonitor,
+        GradientExplosionMonitor,
+        GradientFlowMonitor,
+        TrainingDiagnosticWarning,
+    )
+    from kerasnets import data
+
+    warnings.simplefilter("ignore", TrainingDiagnosticWarning)
+    keras.utils.set_random_seed(0)
+    (x, y), _ = data.load("digits", flatten=True)
+    logdir = tempfile.mkdtemp(prefix="callback-overhead-")
+
+    def monitors():
+        return [
+            DeadNeuronMonitor(x),
+            GradientFlowMonitor(x, y),
+            ActivationStatsMonitor(x),
+            GradientExplosionMonitor(x, y),
+        ]
+
+    configs = {"without": lambda: [], "monitors": monitors}
+    notes = {}
+    if keras.backend.backend() == "tensorflow":
+        if tensorboard_available():
+            configs["tensorboard"] = lambda: [keras.callbacks.TensorBoard(logdir, histogram_freq=1)]
+        else:
+            notes["tensorboard"] = (
+                "skipped: TensorBoard is not installed (pip install kerasnets[tensorboard])"
+            )
+    models = {name: build_mlp() for name in configs}
+    for name, model in models.items():  # warm-up: compile train step and probes
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=configs[name]())
+
+    times = {name: [] for name in configs}
+    for _ in range(repeats):  # alternate, so that machine load affects all alike
+        for name, model in models.items():
+            callbacks = configs[name]()
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
+            times[name].append(time.perf_counter() - start)
+    medians = {name: float(np.median(t)) for name, t in times.items()}
+    return {
+        "backend": keras.backend.backend(),
+        "epochs": epochs,
+        "steps_per_epoch": int(np.ceil(len(x) / 32)),
+        "seconds": medians,
+        "ratios": {n: medians[n] / medians["without"] for n in medians if n != "without"},
+        "notes": notes,
+    }
+
+
+def run_child(backend: str, args) -> dict:
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, os.path.abspath(__file__), "--backend", backend, "--json"]
+    command += ["--epochs", str(args.epochs), "--repeats", str(args.repeats)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        return {"backend": backend, "error": proc.stderr.strip().splitlines()[-1:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_table(results):
+    print(
+        f"{'backend':<11} {'without (s)':>11} {'monitors (s)':>12} {'ratio':>6}   "
+        "TensorBoard(histogram_freq=1)"
+    )
+    for r in results:
+        if "error" in r:
+            print(f"{r['backend']:<11} failed: {r['error']}")
+            continue
+        s, ratios = r["seconds"], r["ratios"]
+        if "tensorboard" in ratios:
+            peer = f"{s['tensorboard']:.2f} s, ratio {ratios['tensorboard']:.2f}"
+        else:
+            peer = r["notes"].get("tensorboard", "n/a (TensorFlow only)")
+        print(
+            f"{r['backend']:<11} {s['without']:>11.2f} {s['monitors']:>12.2f} "
+            f"{ratios['monitors']:>6.2f}   {peer}"
+        )
+    r = next((r for r in results if "epochs" in r), None)
+    if r:
+        print(
+            f"(median of whole fit() calls: {r['epochs']} epochs x {r['steps_per_epoch']} steps, "
+            "10-layer MLP on digits; goal ratio <= 1.10)"
+        )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=BACKENDS, help="run one backend in this process")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per timed fit (5)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed fits per config (3)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.repeats < 1:
+        parser.error("--epochs and --repeats must be positive")
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+        results = [measure(args.epochs, args.repeats)]
+    else:
+        results = [run_child(b, args) for b in BACKENDS]
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0]))
+    else:
+        print_table(results)
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
