@@ -45,6 +45,11 @@ def register(sub):
     p.add_argument("--quantize", choices=QUANTIZE, default="int8", help="PTQ mode (int8)")
     p.add_argument("--io-dtype", choices=("int8", "uint8"), help="int8-full I/O type (int8)")
     p.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="one quantization scale per weight tensor (smaller) instead of per channel",
+    )
+    p.add_argument(
         "--prune",
         type=_sparsity,
         metavar="SPARSITY",
@@ -99,6 +104,7 @@ def export(args) -> int:
             cluster=args.cluster,
             qat=args.qat,
             io_dtype=args.io_dtype,
+            per_channel=not args.per_tensor,
             epochs=args.epochs,
             runs=args.runs,
             force=args.force,

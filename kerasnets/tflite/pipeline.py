@@ -130,7 +130,7 @@ def _keras_row(model, x_test, y_test, runs):
         "macs": _macs(model),
         "bytes": len(raw),
         "gzip_bytes": len(gzip.compress(raw, compresslevel=9)),
-        "latency_ms_1": keras_latency_ms(model, x_test[0], runs=runs)
+        "latency_ms_1": keras_latency_ms(model, x_test[:8], runs=runs)
         if x_test is not None
         else None,
         "latency_ms_n": None,
@@ -197,6 +197,7 @@ def export_model(
     qat: bool = False,
     io_dtype: str | None = None,
     sparse: bool | None = None,
+    per_channel: bool = True,
     train=None,
     test=None,
     labels=None,
@@ -222,7 +223,8 @@ def export_model(
         calibration: dataset name (``"digits"``, ``"shapes"``, ...; its samples are shaped to
             the model input and its test split evaluates), a ``.npy`` file or an array.
         prune, cluster, qat: optimizations (need labelled data: a dataset name or ``train``).
-        io_dtype, sparse: conversion options (see :func:`kerasnets.tflite.convert`).
+        io_dtype, sparse, per_channel: conversion options (see
+            :func:`kerasnets.tflite.convert`).
         train, test: ``(x, y)`` pairs that override the dataset's (e.g. from the tour).
         labels: class names (default: the dataset's, else ``"0", "1", ...``).
         epochs: fine-tuning epochs for prune/cluster/QAT.
@@ -318,7 +320,11 @@ def export_model(
 
         jobs = {vdir / "float32.tflite": {}}
         if quantize != "none":
-            jobs[vdir / f"{quantize}.tflite"] = {"quantize": quantize, "io_dtype": io_dtype}
+            jobs[vdir / f"{quantize}.tflite"] = {
+                "quantize": quantize,
+                "io_dtype": io_dtype,
+                "per_channel": per_channel,
+            }
         for path in convert_many(model, jobs, samples):
             add(path.stem, path, model)
         base = model
@@ -326,7 +332,15 @@ def export_model(
             base = _compress(model, *train, prune, cluster, epochs)
             name = _variant_name(quantize, prune, cluster)
             use_sparse = (prune is not None) if sparse is None else bool(sparse)
-            path = convert(base, vdir / f"{name}.tflite", quantize, samples, io_dtype, use_sparse)
+            path = convert(
+                base,
+                vdir / f"{name}.tflite",
+                quantize,
+                samples,
+                io_dtype,
+                sparse=use_sparse,
+                per_channel=per_channel,
+            )
             add(name, path, base)
         if qat:
             technique = "pqat" if prune is not None else "cqat" if cluster is not None else "qat"

@@ -149,18 +149,23 @@ class TFLiteModel:
             [self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)], axis=0
         )
 
-    def latency_ms(self, sample, warmup: int = 10, runs: int = 50) -> float:
-        """Median wall time of one batch-1 ``invoke`` in milliseconds, after ``warmup`` runs."""
+    def latency_ms(self, samples, warmup: int = 10, runs: int = 50) -> float:
+        """Median batch-1 latency in ms (set input, invoke, read output) after ``warmup`` runs.
+
+        ``samples`` (float, shaped like the input batch) are fed in turn, as an app would feed
+        new data each time; they are quantized beforehand.
+        """
         self._resize(1)
-        self.interpreter.set_tensor(self.input["index"], quantize_input(sample[None], self.input))
-        for _ in range(warmup):
-            self.interpreter.invoke()
+        inputs = quantize_input(np.asarray(samples, dtype="float32"), self.input)
+        index, out = self.input["index"], self.output["index"]
         times = []
-        for _ in range(runs):
+        for i in range(warmup + runs):
             start = time.perf_counter()
+            self.interpreter.set_tensor(index, inputs[i % len(inputs)][None])
             self.interpreter.invoke()
+            self.interpreter.get_tensor(out)
             times.append(time.perf_counter() - start)
-        return 1e3 * statistics.median(times)
+        return 1e3 * statistics.median(times[warmup:])
 
 
 def evaluate(
@@ -213,19 +218,20 @@ def evaluate(
             np.mean(predicted == reference.reshape(len(x), -1).argmax(axis=1))
         )
     result["latency_ms"] = {
-        str(t): TFLiteModel(path, num_threads=t).latency_ms(x[0], warmup, runs) for t in threads
+        str(t): TFLiteModel(path, num_threads=t).latency_ms(x[:8], warmup, runs) for t in threads
     }
     return result
 
 
-def keras_latency_ms(model, sample, warmup: int = 10, runs: int = 50) -> float:
-    """Median ``model.predict_on_batch`` time for one sample in ms, after ``warmup`` calls."""
-    batch = np.asarray(sample, dtype="float32")[None]
-    for _ in range(warmup):
-        model.predict_on_batch(batch)
+def keras_latency_ms(model, samples, warmup: int = 10, runs: int = 50) -> float:
+    """Median ``model.predict_on_batch`` time for batch 1 in ms, after ``warmup`` calls.
+
+    ``samples`` (a batch) are fed one at a time, in turn.
+    """
+    samples = np.asarray(samples, dtype="float32")
     times = []
-    for _ in range(runs):
+    for i in range(warmup + runs):
         start = time.perf_counter()
-        model.predict_on_batch(batch)
+        model.predict_on_batch(samples[i % len(samples)][None])
         times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(times[warmup:])
