@@ -1,0 +1,162 @@
+"""The hands-on experiments end to end in fast mode, resume after a kill, and bad input."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from kerasnets.cli import main
+from kerasnets.experiments import ResumeMismatchError, available, run_experiment
+
+FAST = dict(fast=True, verbose=0)
+
+
+class _Killed(Exception):
+    pass
+
+
+def _assert_complete(run_dir, seeds, variants):
+    """Every file is whole: no temporaries, every JSON parses, the report's figures exist."""
+    assert not [p for p in run_dir.rglob(".*")], "a temporary file was left behind"
+    for path in run_dir.rglob("*.json"):
+        json.loads(path.read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["seeds"] == list(range(seeds)) and config["variants"] == variants
+    for seed in range(seeds):
+        per_seed = json.loads((run_dir / f"seed-{seed}" / "results.json").read_text())
+        assert sorted(per_seed["variants"]) == sorted(variants)
+    report = (run_dir / "report.md").read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert figures and all((run_dir / f).stat().st_size > 1000 for f in figures)
+    return report
+
+
+def test_registry():
+    assert available() == ["activations", "resnet-vs-plain", "efficient"]
+
+
+def test_activations_resume_after_kill_equals_uninterrupted_run(tmp_path):
+    variants = ["relu"]
+    opts = dict(seeds=2, epochs=2, variants=variants, **FAST)
+    out = tmp_path / "killed"
+
+    def kill_after_first_seed(seed, variant, result):
+        if seed == 0 and variant == variants[-1]:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_experiment("activations", out=out, on_unit_done=kill_after_first_seed, **opts)
+    assert sorted(p.name for p in (out / "seed-0").iterdir()) == ["relu.json"]
+    assert not (out / "seed-1").exists() and not (out / "report.md").exists()
+
+    with pytest.raises(ResumeMismatchError, match="seeds"):
+        run_experiment("activations", out=out, resume=True, **dict(opts, seeds=3))
+
+    resumed = run_experiment("activations", out=out, resume=True, **opts)
+    assert (resumed["computed_units"], resumed["resumed_units"]) == (1, 1)
+    _assert_complete(out, 2, variants)
+
+    full = run_experiment("activations", out=tmp_path / "full", **opts)
+    report = _assert_complete(tmp_path / "full", 2, variants)
+    assert "Recommendations" in report and "lecture's guide" in report
+    for seed in range(2):
+        a = json.loads((out / f"seed-{seed}" / "results.json").read_text())["variants"]
+        b = json.loads((tmp_path / "full" / f"seed-{seed}" / "results.json").read_text())
+        for v in variants:
+            np.testing.assert_allclose(
+                a[v]["history"]["loss"], b["variants"][v]["history"]["loss"], rtol=1e-4
+            )
+    relu = full["summary"]["relu"]
+    assert relu["test_accuracy"]["n"] == 2 and len(relu["grad_init"]["mean"]) == 11
+
+
+def test_resnet_vs_plain_fast(tmp_path):
+    variants = ["plain-18", "resnet-18"]
+    run = run_experiment("resnet-vs-plain", seeds=1, variants=variants, out=tmp_path / "r", **FAST)
+    report = _assert_complete(tmp_path / "r", 1, variants)
+    assert "gradient_flow.png" in report and "Why skip connections help" in report
+    plain, res = run["summary"]["plain-18"], run["summary"]["resnet-18"]
+    assert len(res["grad_init"]["mean"]) > len(plain["grad_init"]["mean"])  # projections
+    assert 0.0 <= res["test_accuracy"]["mean"] <= 1.0
+
+
+def test_efficient_fast_with_tflite_int8(tmp_path):
+    run = run_experiment("efficient", seeds=1, variants=["efficient"], out=tmp_path / "e", **FAST)
+    report = _assert_complete(tmp_path / "e", 1, ["efficient"])
+    assert "accuracy_efficiency.png" in report and "Comparison table" in report
+    forms = run["summary"]["efficient"]["forms"]
+    assert forms["int8"]["bytes"]["mean"] < forms["float"]["bytes"]["mean"]
+    assert 0.0 <= forms["int8"]["accuracy"]["mean"] <= 1.0
+    assert (tmp_path / "e" / "models" / "seed-0" / "efficient-int8.tflite").is_file()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(name="nope"), "unknown experiment 'nope'; available: activations"),
+        (dict(dataset="imagenet"), "unknown dataset 'imagenet'"),
+        (dict(seeds=0), "seeds must be a positive integer"),
+        (dict(epochs=0), "epochs must be a positive integer"),
+        (dict(variants=["relu", "softsign"]), "unknown variant(s) 'softsign'"),
+        (dict(resume=True, out=None), "resume needs the run directory"),
+    ],
+)
+def test_bad_input_fails_before_any_work(tmp_path, monkeypatch, kwargs, message):
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"name": "activations", "out": tmp_path / "run", **kwargs}
+    with pytest.raises(ValueError) as err:
+        run_experiment(verbose=0, fast=True, **kwargs)
+    assert message in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert (
+        main(
+            [
+                "run",
+                "activations",
+                "--fast",
+                "--seeds",
+                "1",
+                "--variants",
+                "sigmoid,relu",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["run_dir"] == str(out) and printed["summary"]["relu"]["test_accuracy"]["n"] == 1
+    # the sigmoid stack's gradient vanishes towards the input; ReLU's does not
+    ratio = {v: printed["summary"][v]["grad_ratio_init"]["mean"] for v in ("sigmoid", "relu")}
+    assert ratio["sigmoid"] < 1e-3 < ratio["relu"], ratio
+    bad = [
+        ["run", "nope"],
+        ["run", "activations", "--dataset", "imagenet"],
+        ["run", "activations", "--seeds", "0"],
+        ["run", "activations", "--epochs", "0"],
+        ["run", "activations", "--fast", "--out", str(out)],  # exists, no --resume
+        [
+            "run",
+            "activations",
+            "--fast",
+            "--seeds",
+            "2",
+            "--variants",
+            "relu",
+            "--out",
+            str(out),
+            "--resume",
+        ],  # different config
+        ["run", "activations", "--resume", "--out", str(tmp_path / "missing")],
+    ]
+    for argv in bad:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("kerasnets run: error:") and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli"]
