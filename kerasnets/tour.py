@@ -1,18 +1,28 @@
 """``kerasnets tour``: the main job, on the embedded digits data (no download).
 
-The tour trains a small model from the zoo on scikit-learn's digits with a Keras progress bar,
-evaluates it on the held-out test set and writes a run directory::
+The tour runs these steps and writes one run directory::
 
     runs/tour-<YYYYmmdd-HHMMSS>/
-        metrics.json       test accuracy/loss, per-epoch history, backend, timings
-        model.keras        the trained model (loads on any backend)
-        curves.png         training and validation loss/accuracy per epoch
+        metrics.json          test accuracy/loss, per-epoch history, backend, timings, step results
+        model.keras           the trained model (loads on any backend)
+        curves.png            training and validation loss/accuracy per epoch
+        gradient_flow.png     [diagnostics] gradient norm per layer and epoch (callbacks/)
+        dead_neurons.png      [diagnostics] share of dead ReLU units per layer and epoch
+        diagnostics.json      [diagnostics] the monitors' full histories
+        tflite/               [deploy] float32 and int8 .tflite, bundle, comparison table
+
+1. **train**: the zoo's MLP on flattened digits, with a Keras progress bar, evaluated on the
+   held-out test set; the dead-neuron and gradient-flow monitors watch every epoch.
+2. **diagnostics**: the monitors' plots and histories.
+3. **deploy**: export to TFLite as float32 and full-integer int8, evaluated in the LiteRT
+   interpreter; prints the size/latency/accuracy table (on JAX and PyTorch the conversion runs
+   in a TensorFlow subprocess).
 
 The directory is assembled under a temporary name and renamed when complete, so an interrupted
 tour leaves nothing half-written; an existing directory is only replaced with ``force=True``.
 
 Example:
-    >>> summary = run_tour("runs/my-tour", epochs=2, verbose=0)  # doctest: +SKIP
+    >>> summary = run_tour("runs/my-tour", epochs=2, steps=("train",), verbose=0)  # doctest: +SKIP
     >>> summary["run_dir"], round(summary["test_accuracy"], 2)  # doctest: +SKIP
     ('runs/my-tour', 0.9)
 """
@@ -24,6 +34,8 @@ from pathlib import Path
 
 from kerasnets import io
 
+STEPS = ("train", "diagnostics", "deploy")
+
 
 def default_run_dir(prefix: str = "tour") -> Path:
     """``runs/<prefix>-<YYYYmmdd-HHMMSS>`` under the current directory."""
@@ -31,7 +43,7 @@ def default_run_dir(prefix: str = "tour") -> Path:
 
 
 def build_tour_model(input_dim: int, num_classes: int):
-    """The tour's model: the zoo's MLP on flattened digits, compiled with Adam."""
+    """The tour's model: the zoo's 3×64 ReLU MLP on flattened digits, compiled with Adam."""
     import keras
 
     from kerasnets import models
@@ -47,29 +59,45 @@ def build_tour_model(input_dim: int, num_classes: int):
     return model
 
 
+def _check_steps(steps):
+    steps = tuple(steps)
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not steps:
+        raise ValueError(
+            f"unknown tour step(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(STEPS)}"
+        )
+    if "train" not in steps:
+        raise ValueError("the tour's steps build on 'train'; include it")
+    return steps
+
+
 def run_tour(
     out_dir: str | Path | None = None,
     *,
     epochs: int = 15,
     batch_size: int = 32,
     seed: int = 0,
+    steps=STEPS,
     force: bool = False,
     verbose: int = 1,
 ) -> dict:
-    """Train, evaluate and save the tour model; return a summary dict (also in metrics.json).
+    """Run the tour's steps and write the run directory; return a summary (also metrics.json).
 
     Args:
         out_dir: run directory to create (default ``runs/tour-<time>``).
         epochs: training epochs (positive).
         batch_size: training batch size (positive).
         seed: seed for the data split and Keras' random state.
+        steps: which of ``STEPS`` to run (``train`` is always needed).
         force: replace ``out_dir`` if it exists (otherwise that is an error, raised at once).
-        verbose: 1 shows Keras' progress bar and the step headers, 0 is silent.
+        verbose: 1 shows Keras' progress bar, the step headers and tables; 0 is silent.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    steps = _check_steps(steps)
     out_dir = Path(out_dir) if out_dir is not None else default_run_dir()
     io.check_output_dir(out_dir, force)
 
@@ -77,9 +105,11 @@ def run_tour(
 
     from kerasnets import data, plots
 
-    def say(text):
+    total = len(steps)
+
+    def say(number, text):
         if verbose:
-            print(text, flush=True)
+            print(f"[{number}/{total}] {text}", flush=True)
 
     keras.utils.set_random_seed(seed)
     started = time.time()
@@ -87,20 +117,31 @@ def run_tour(
         "digits", flatten=True, validation_split=0.15, seed=seed
     )
     say(
-        f"[1/1] training an MLP on digits ({len(x_train)} train / {len(x_val)} validation / "
-        f"{len(x_test)} test samples, backend {keras.backend.backend()})"
+        1,
+        f"training an MLP on digits ({len(x_train)} train / {len(x_val)} validation / "
+        f"{len(x_test)} test samples, backend {keras.backend.backend()})",
     )
     model = build_tour_model(x_train.shape[1], data.num_classes("digits"))
+    monitors = []
+    if "diagnostics" in steps:
+        from callbacks import DeadNeuronMonitor, GradientFlowMonitor
+
+        monitors = [DeadNeuronMonitor(x_val), GradientFlowMonitor(x_val, y_val)]
     history = model.fit(
         x_train,
         y_train,
         validation_data=(x_val, y_val),
         epochs=epochs,
         batch_size=batch_size,
+        callbacks=monitors,
         verbose=verbose,
     ).history
+    history = {
+        k: v for k, v in history.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-    say(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}")
+    if verbose:
+        print(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}", flush=True)
 
     summary = {
         "backend": keras.backend.backend(),
@@ -111,17 +152,69 @@ def run_tour(
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,
+        "steps": list(steps),
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "history": {k: [float(v) for v in vs] for k, vs in history.items()},
     }
+    written = ["metrics.json", "model.keras", "curves.png"]
     with io.run_directory(out_dir, force=force) as tmp:
         io.save_model(model, tmp / "model.keras")
         io.save_figure(
             plots.training_curves(history, title=f"{model.name} on digits"), tmp / "curves.png"
         )
+        number = 1
+        if "diagnostics" in steps:
+            number += 1
+            say(number, "diagnostics: gradient flow and dead units per layer")
+            summary["diagnostics"] = _diagnostics(monitors, tmp, verbose)
+            written += ["gradient_flow.png", "dead_neurons.png", "diagnostics.json"]
+        if "deploy" in steps:
+            number += 1
+            say(number, "deploy: TFLite float32 and int8, evaluated in the LiteRT interpreter")
+            summary["deploy"] = _deploy(model, x_train, y_train, x_test, y_test, tmp, verbose)
+            written.append("tflite/")
         summary["seconds"] = round(time.time() - started, 2)
         io.write_json(tmp / "metrics.json", summary)
     summary["run_dir"] = str(out_dir)
-    say(f"wrote {out_dir}/: metrics.json, model.keras, curves.png")
+    if verbose:
+        print(f"wrote {out_dir}/: {', '.join(written)}", flush=True)
     return summary
+
+
+def _diagnostics(monitors, run_dir, verbose):
+    dead, flow = monitors
+    io.save_figure(dead.plot(title="dead ReLU units per layer"), run_dir / "dead_neurons.png")
+    io.save_figure(flow.plot(title="gradient flow per layer"), run_dir / "gradient_flow.png")
+    io.write_json(
+        run_dir / "diagnostics.json",
+        {"dead_neurons": dead.history, "gradient_flow": flow.history},
+    )
+    result = {
+        "dead_share_last_epoch": {k: v["dead_unit_fraction"][-1] for k, v in dead.history.items()},
+        "kernel_grad_norm_last_epoch": {
+            k: v["kernel_grad_norm"][-1] for k, v in flow.history.items() if "kernel_grad_norm" in v
+        },
+    }
+    if verbose:
+        for layer, share in result["dead_share_last_epoch"].items():
+            norm = result["kernel_grad_norm_last_epoch"].get(layer)
+            norm_text = f", kernel gradient norm {norm:.3g}" if norm is not None else ""
+            print(f"    {layer:<16} dead units {share:6.1%}{norm_text}")
+    return result
+
+
+def _deploy(model, x_train, y_train, x_test, y_test, run_dir, verbose):
+    from kerasnets import data, tflite
+
+    result = tflite.tour_step(
+        model,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        run_dir / "tflite",
+        labels=data.CLASS_NAMES["digits"],
+        verbose=bool(verbose),
+    )
+    return {"rows": result["rows"]}

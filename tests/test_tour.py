@@ -1,4 +1,5 @@
-"""kerasnets tour: trains, evaluates and writes a complete run directory on every backend."""
+"""kerasnets tour: trains, evaluates, diagnoses and writes a complete run directory on every
+backend; the deployment step (TFLite) runs in the slow pass."""
 
 import json
 
@@ -12,33 +13,76 @@ from kerasnets.tour import run_tour
 
 def test_tour_writes_a_complete_run_directory(tmp_path, capsys):
     out = tmp_path / "tour"
-    assert main(["tour", "--out", str(out), "--epochs", "3"]) == 0
+    argv = ["tour", "--out", str(out), "--epochs", "3", "--steps", "train,diagnostics"]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
+    assert "[1/2] training an MLP on digits" in printed and "[2/2] diagnostics" in printed
     assert f"wrote {out}" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "metrics.json", "model.keras"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "curves.png",
+        "dead_neurons.png",
+        "diagnostics.json",
+        "gradient_flow.png",
+        "metrics.json",
+        "model.keras",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["tour"]  # no temp dirs left behind
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == keras.backend.backend()
     assert len(metrics["history"]["loss"]) == 3
     assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
     assert metrics["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
+    dead = metrics["diagnostics"]["dead_share_last_epoch"]
+    assert len(dead) == 3 and all(0.0 <= v < 0.5 for v in dead.values())
+    assert all(v > 0 for v in metrics["diagnostics"]["kernel_grad_norm_last_epoch"].values())
     model = keras.saving.load_model(out / "model.keras")
     x = np.zeros((2, 64), "float32")
     assert model.predict(x, verbose=0).shape == (2, 10)
-    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    for png in ("curves.png", "gradient_flow.png", "dead_neurons.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_tour_json_and_force(tmp_path, capsys):
     out = tmp_path / "tour"
     out.mkdir()
-    assert main(["tour", "--out", str(out), "--epochs", "1", "--force", "--json"]) == 0
+    argv = ["tour", "--out", str(out), "--epochs", "1", "--steps", "train", "--force", "--json"]
+    assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["run_dir"] == str(out) and summary["epochs"] == 1
-    assert (out / "model.keras").exists()
+    assert summary["steps"] == ["train"] and "diagnostics" not in summary
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "metrics.json", "model.keras"]
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": -1}, {"epochs": 2.5}])
-def test_tour_rejects_bad_arguments_before_work(tmp_path, kwargs):
-    with pytest.raises(ValueError, match="must be a positive integer"):
+@pytest.mark.slow
+def test_full_tour_exports_int8_tflite(tmp_path, capsys):
+    out = tmp_path / "tour"
+    assert main(["tour", "--out", str(out), "--epochs", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "[3/3] deploy" in printed and "| tflite int8 |" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = {row["variant"]: row for row in metrics["deploy"]["rows"]}
+    assert rows["tflite int8"]["bytes"] * 2 < rows["tflite float32"]["bytes"]
+    assert rows["tflite int8"]["top1_agreement"] > 0.9
+    assert (out / "tflite").is_dir() and list((out / "tflite").rglob("*.tflite"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": -1}, "batch_size must be a positive integer"),
+        ({"epochs": 2.5}, "epochs must be a positive integer"),
+        ({"steps": ("train", "party")}, "unknown tour step.*'party'.*train, diagnostics"),
+        ({"steps": ("diagnostics",)}, "include it"),
+    ],
+)
+def test_tour_rejects_bad_arguments_before_work(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
         run_tour(tmp_path / "t", verbose=0, **kwargs)
     assert not (tmp_path / "t").exists()
+
+
+def test_cli_reports_a_bad_step_in_one_line(tmp_path, capsys):
+    assert main(["tour", "--out", str(tmp_path / "t"), "--steps", "train,nap"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown tour step(s) 'nap'" in err

@@ -16,6 +16,11 @@ def register(sub):
     p.add_argument("--out", help="run directory to write (default: runs/tour-<time>)")
     p.add_argument("--epochs", type=_positive_int, default=15, help="training epochs (15)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--steps",
+        default="train,diagnostics,deploy",
+        help="comma-separated steps to run: train, diagnostics, deploy (default: all)",
+    )
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=tour)
@@ -99,8 +104,10 @@ def tour(args):
     from kerasnets.cli import print_json
     from kerasnets.tour import run_tour
 
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     summary = run_tour(
         args.out,
+        steps=steps,
         epochs=args.epochs,
         seed=args.seed,
         force=args.force,
