@@ -241,6 +241,16 @@ def test_count_params_splits_trainable():
     }
     assert counts["params"] == model.count_params()
 
+    class WithOwnWeights(keras.Model):  # functional subclass with a variable of its own
+        def __init__(self):
+            x = keras.Input((4,))
+            super().__init__(x, layers.Dense(2, kernel_initializer="zeros")(x))
+            self.extra = self.add_weight(shape=(3,), initializer="zeros", trainable=False)
+
+    p = analysis.profile(WithOwnWeights())
+    assert p.params == 10 + 3 and p.non_trainable_params == 3
+    assert p.layers[-1]["type"] == "Weights" and p.layers[-1]["params"] == 3
+
 
 @pytest.mark.slow
 def test_keras_applications_match_published_multiply_adds():

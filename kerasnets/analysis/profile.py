@@ -153,7 +153,7 @@ def _tensors(structure):
     return [t for t in keras.tree.flatten(structure) if isinstance(t, keras.KerasTensor)]
 
 
-def _row(name, type_name, outputs, batch_size):
+def _row(name, type_name, outputs):
     shapes = [tuple(t.shape) for t in outputs]
     return {
         "name": name,
@@ -211,7 +211,7 @@ def _walk(model, batch_size, input_shape=None):
         specs.append(spec)
         history = getattr(x, "_keras_history", None)
         name = history.operation.name if history else x.name
-        rows.append(_row(name, _INPUT, [spec], batch_size))
+        rows.append(_row(name, _INPUT, [spec]))
 
     def run(graph, inputs, prefix):
         def call_fn(op, *args, **kwargs):
@@ -222,7 +222,7 @@ def _walk(model, batch_size, input_shape=None):
             kwargs.pop("mask", None)
             in_shapes = [tuple(t.shape[1:]) for t in _tensors((args, kwargs))]
             out_tensors = _tensors(outputs)
-            row = _row(prefix + op.name, type(op).__name__, out_tensors, batch_size)
+            row = _row(prefix + op.name, type(op).__name__, out_tensors)
             macs = layer_macs(op, in_shapes, [tuple(t.shape[1:]) for t in out_tensors])
             if macs is None:
                 row["counted"] = False
@@ -298,7 +298,7 @@ def profile(model, batch_size: int = 1, input_shape=None) -> Profile:
     missing = totals["params"] - sum(row["params"] for row in rows)
     missing_trainable = totals["trainable_params"] - sum(row["trainable_params"] for row in rows)
     if missing:  # variables the model owns directly, outside any layer of its graph
-        row = _row(f"{model.name}/(own weights)", "Weights", [], batch_size)
+        row = _row(f"{model.name}/(own weights)", "Weights", [])
         row.update(
             output_shape=(),
             params=missing,
