@@ -184,3 +184,20 @@ def test_cli_export_bad_input_is_one_line_and_writes_nothing(trained_mlp, tmp_pa
         assert message in err and len(err.splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.keras", "existing", "model.txt"]
     assert list(existing.iterdir()) == []
+
+
+def test_failures_are_one_line_errors(digits, tmp_path):
+    inputs = keras.Input((4,))
+    erf = keras.Model(inputs, keras.layers.Dense(2)(keras.ops.erf(inputs)))
+    with pytest.raises(tflite.ConversionError, match="no builtin kernel for: Erf") as err:
+        tflite.convert(erf, tmp_path / "erf.tflite")
+    assert "\n" not in str(err.value) and err.value.detail
+    assert not (tmp_path / "erf.tflite").exists()
+
+    x, y, _, _ = digits
+    inputs = keras.Input((64,))
+    h = keras.layers.LayerNormalization(name="norm")(keras.layers.Dense(8)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10)(h))
+    with pytest.raises(ValueError, match=r"cannot take these layers: norm \(LayerNormalization\)"):
+        tflite.tfmot_export(model, tmp_path / "q.tflite", "qat", x[:64], y[:64], epochs=1)
+    assert list(tmp_path.iterdir()) == []

@@ -81,7 +81,7 @@ def main(spec_path: str) -> int:
             spec["result"],
             {
                 "error": f"{type(err).__name__}: {message[:500]}",
-                "traceback": traceback.format_exc(),
+                "traceback": getattr(err, "detail", "") + "\n" + traceback.format_exc(),
             },
         )
         return 1

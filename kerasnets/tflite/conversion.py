@@ -159,8 +159,38 @@ def _convert_here(
         quantize, calibration, io_dtype, sparse, num_calibration, per_channel
     )
     with atomic_path(path) as tmp:
-        _quiet(lambda: model.export(str(tmp), format="litert", verbose=False, **options))
+        run_converter(lambda: model.export(str(tmp), format="litert", verbose=False, **options))
     return {"path": str(path), "bytes": Path(path).stat().st_size}
+
+
+def run_converter(fn):
+    """Run a TFLite conversion; turn converter failures into a one-line :class:`ConversionError`.
+
+    The summary names the operations TFLite's builtin kernels lack when that is the cause
+    (``TF Select`` ops would need the Flex delegate, which the LiteRT interpreter lacks).
+    """
+    try:
+        return _quiet(fn)
+    except ConversionError:
+        raise
+    except Exception as err:
+        if type(err).__name__ != "ConverterError" and "convert" not in type(err).__module__:
+            raise
+        text = str(err)
+        ops = sorted(
+            {
+                op.strip()
+                for line in text.splitlines()
+                if line.strip().startswith(("TF Select ops:", "Custom ops:"))
+                for op in line.split(":", 1)[1].split(",")
+            }
+        )
+        if ops:
+            summary = f"TFLite has no builtin kernel for: {', '.join(ops)}"
+        else:
+            lines = [line.strip() for line in text.splitlines() if "error:" in line]
+            summary = (lines[-1] if lines else text.strip().splitlines()[0])[:300]
+        raise ConversionError(f"TFLite conversion failed: {summary}", text) from None
 
 
 def _quiet(fn):
@@ -225,6 +255,12 @@ def run_in_tensorflow(task: str, models=None, arrays=None, options=None) -> dict
             else:
                 lines = [line for line in proc.stderr.splitlines() if line.strip()]
                 summary = lines[-1] if lines else f"exit status {proc.returncode}"
+            if summary.startswith("ValueError: "):  # bad input found on the TensorFlow side
+                raise ValueError(summary[len("ValueError: ") :])
+            prefix = "ConversionError: "
+            if summary.startswith(prefix):  # already one line, from run_converter
+                summary = summary[len(prefix) :]
+                raise ConversionError(f"{summary} (in a TensorFlow subprocess)", detail)
             raise ConversionError(f"{task} in the TensorFlow subprocess failed: {summary}", detail)
         return result
 

@@ -276,7 +276,7 @@ def _tfmot_here(
     import tf_keras
 
     from kerasnets.io import atomic_path
-    from kerasnets.tflite.conversion import _quiet, apply_options, converter_options
+    from kerasnets.tflite.conversion import apply_options, converter_options, run_converter
 
     twin = to_tf_keras(model)
     loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=not ends_with_softmax(model))
@@ -354,7 +354,7 @@ def _tfmot_here(
         )
     converter = apply_options(tf.lite.TFLiteConverter.from_keras_model(final), options)
     with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(_quiet(converter.convert))
+        Path(tmp).write_bytes(run_converter(converter.convert))
     weights = [w for layer in final.layers for w in layer.get_weights()]
     accuracy = None
     if len(x_train):
@@ -437,6 +437,11 @@ def tfmot_export(
     if calibration is not None:
         calibration = np.asarray(calibration, dtype="float32")[:100]
         check_input_shape(model, calibration)
+    # Layers that tf_keras or tfmot cannot take are found here, before any work (and before
+    # a TensorFlow subprocess starts); tfmot's own errors are still caught on the TF side.
+    bad = _tfmot_unsupported(to_tf_keras(model), technique)
+    if bad:
+        raise ValueError(f"tfmot {technique!r} cannot take these layers: {', '.join(bad)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return run_in_tensorflow(
         "tfmot",
