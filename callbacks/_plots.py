@@ -130,7 +130,9 @@ def activation_histograms_figure(monitor, check=-1, title=None):
         h = monitor.history[name]
         counts, edges = np.asarray(h["histogram_counts"][check]), h["histogram_edges"][check]
         ax.stairs(counts, edges, fill=True, alpha=0.7)
-        ax.set_yscale("log") if counts.max(initial=0) > 0 else None
+        if counts.max(initial=0) > 0:
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.8)
         ax.set_title(
             f"{name}\nmean {h['mean'][check]:.3g}, std {h['std'][check]:.3g}, "
             f"zeros {h['sparsity'][check]:.0%}",

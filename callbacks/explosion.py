@@ -47,8 +47,9 @@ class GradientExplosionMonitor(Monitor):
         loss_jump_factor: batch-loss jump factor that counts as a sign (10).
         window: number of previous batch losses the jump is measured against (10).
         stop_training: stop ``fit`` at the first sign.
-        every_n_batches, probe_size, seed: as for the other monitors (probe_size defaults to
-            64 here: it is only a detector).
+        training: compute the probe gradient in training mode, as the optimizer sees it
+            (default; BatchNorm on batch statistics), or in inference mode.
+        every_n_batches, probe_size, seed: as for the other monitors.
 
     ``summary`` (and the Keras logs) get ``explosion_grad_norm`` (the global norm at the latest
     check) and ``explosion_events`` (number of signs so far); ``history[layer]["grad_norm"]``
@@ -74,12 +75,13 @@ class GradientExplosionMonitor(Monitor):
         loss_jump_factor=10.0,
         window=10,
         stop_training=False,
+        training=True,
         every_n_batches=None,
-        probe_size=64,
+        probe_size=256,
         seed=0,
     ):
         self.loss = loss
-        self.training = False
+        self.training = bool(training)
         self.max_grad_norm = _positive(max_grad_norm, "max_grad_norm")
         self.loss_jump_factor = _positive(loss_jump_factor, "loss_jump_factor")
         if loss_jump_factor <= 1:

@@ -53,8 +53,9 @@ class GradientFlowMonitor(Monitor):
 
     At each check the gradient of the loss on ``(x_probe, y_probe)`` with respect to every
     trainable weight is computed with :func:`kerasnets.backend.loss_and_gradients` (TF tape,
-    ``jax.grad`` or torch autograd, on the current weights, in inference mode by default) —
-    nothing of the training run changes. Per layer it records the L2 norm and mean ``|g|`` of
+    ``jax.grad`` or torch autograd, on the current weights, in training mode by default, as the
+    optimizer sees it) — nothing of the training run changes: no weight, moving statistic,
+    optimizer state or seed. Per layer it records the L2 norm and mean ``|g|`` of
     the layer's gradient, and of each weight separately (``kernel_grad_norm``,
     ``bias_grad_norm``, ...), and ``grad_norm_to_last``: the layer's norm over the last watched
     layer's.
@@ -72,8 +73,10 @@ class GradientFlowMonitor(Monitor):
             order (so "first" and "last" are the input and output ends).
         vanishing_ratio: threshold of ``grad_norm_to_last`` for vanishing (0.01).
         exploding_ratio: threshold of ``grad_norm_to_last`` for exploding (100).
-        training: compute the gradient in training mode (dropout on, BatchNorm on batch
-            statistics; still no state changes).
+        training: compute the gradient in training mode (default: BatchNorm on batch
+            statistics, dropout on). ``False`` gives inference-mode gradients; in a BatchNorm
+            network whose moving statistics are still at their initial values those are far
+            from the ones training uses.
         every_n_batches, probe_size, seed: as for the other monitors.
 
     Example:
@@ -98,7 +101,7 @@ class GradientFlowMonitor(Monitor):
         layers=None,
         vanishing_ratio=0.01,
         exploding_ratio=100.0,
-        training=False,
+        training=True,
         every_n_batches=None,
         probe_size=256,
         seed=0,

@@ -60,14 +60,18 @@ def mlp(
     return model
 
 
-def fit(model, x, y, monitors, epochs=1, **kwargs):
+def fit(model, x, y, monitors, epochs=1, batch_size=64):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = model.fit(
-            x, y, epochs=epochs, batch_size=64, verbose=0, callbacks=monitors, **kwargs
+            x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=monitors
         )
     diagnostics = [str(w.message) for w in caught if w.category is TrainingDiagnosticWarning]
     return history, diagnostics
+
+
+# On JAX the gradients are computed op by op, and every new probe shape compiles each op once:
+# the tests keep to one probe size (256) and one layer width (32) where they can.
 
 
 # -- the phenomena --------------------------------------------------------------------------
@@ -75,7 +79,7 @@ def fit(model, x, y, monitors, epochs=1, **kwargs):
 
 def test_sigmoid_mlp_vanishes_relu_he_and_residual_do_not(digits):
     x, y = digits
-    monitor = GradientFlowMonitor(x, y, probe_size=128)
+    monitor = GradientFlowMonitor(x, y)
     _, warned = fit(mlp(), x[:128], y[:128], [monitor])
     first = monitor.history["hidden_0"]["grad_norm"][-1]
     last = monitor.history["classifier"]["grad_norm"][-1]
@@ -87,7 +91,7 @@ def test_sigmoid_mlp_vanishes_relu_he_and_residual_do_not(digits):
     # The same depth with ReLU + He initialization, or with skip connections, keeps the
     # gradient (measured on the freshly initialized networks, where the contrast is clearest).
     for options in ({"activation": "relu", "init": "he_normal"}, {"residual": True}):
-        summary = GradientFlowMonitor(x, y, probe_size=128).measure(mlp(**options))["summary"]
+        summary = GradientFlowMonitor(x, y).measure(mlp(**options))["summary"]
         ratio = summary["grad_norm_first_over_last"]
         assert ratio > 1e-2 and ratio > 1000 * first / last, options
 
@@ -130,7 +134,7 @@ def test_explosion_is_caught_before_the_loss_is_nan_and_stops_training(digits):
         on_train_batch_end=lambda batch, logs: losses.append(logs["loss"])
     )
     watch = GradientExplosionMonitor(x, y, every_n_batches=1)
-    _, warned = fit(exploding_model(), x, y, [watch, record], epochs=2)
+    _, warned = fit(exploding_model(), x[:128], y[:128], [watch, record], batch_size=16)
     steps_to_nan = 1 + next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
     first_sign = watch.events[0]
     assert first_sign["kind"] == "grad_norm" and first_sign["layer"] is not None
@@ -141,7 +145,7 @@ def test_explosion_is_caught_before_the_loss_is_nan_and_stops_training(digits):
     keras.utils.set_random_seed(1234)
     stopper = GradientExplosionMonitor(x, y, every_n_batches=1, stop_training=True)
     model = exploding_model()
-    history, _ = fit(model, x, y, [stopper], epochs=2)
+    history, _ = fit(model, x[:128], y[:128], [stopper], epochs=2, batch_size=16)
     assert stopper.stopped_at == first_sign["step"]
     assert len(history.epoch) == 1
     assert all(np.isfinite(w).all() for w in model.get_weights())
@@ -223,12 +227,12 @@ def test_history_logs_json_and_plots(digits, tmp_path):
 
 def test_every_n_batches_and_nested_models(digits):
     x, y = digits
-    inner_in = keras.Input((16,))
+    inner_in = keras.Input((32,))
     inner = keras.Model(
-        inner_in, keras.layers.Dense(8, activation="relu", name="d")(inner_in), name="block"
+        inner_in, keras.layers.Dense(32, activation="relu", name="d")(inner_in), name="block"
     )
     inputs = keras.Input((64,))
-    h = keras.layers.Dense(16, activation="relu", name="stem")(inputs)
+    h = keras.layers.Dense(32, activation="relu", name="stem")(inputs)
     outputs = keras.layers.Dense(10, activation="softmax", name="head")(inner(h))
     model = keras.Model(inputs, outputs)
     model.compile("adam", "sparse_categorical_crossentropy")
@@ -260,6 +264,21 @@ def test_sequential_without_input_and_conv_channels(digits):
     conv.layers[0].set_weights([np.zeros((3, 3, 1, 3), "float32"), np.array([0, -1, 1], "f4")])
     dead = DeadNeuronMonitor(images, layers=["conv"]).measure(conv)["layers"]["conv"]
     assert dead == {"dead_unit_fraction": 1 / 3, "dead_units": 1, "units": 3}
+
+
+@pytest.mark.slow
+def test_zoo_resnet18():
+    from kerasnets import data, models
+
+    (x, y), _ = data.load("shapes", size=32, subset=16)
+    model = models.build("resnet18", input_shape=(32, 32, 3), num_classes=3)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    dead, flow = DeadNeuronMonitor(x), GradientFlowMonitor(x, y)
+    fit(model, x, y, [dead, flow], batch_size=8)
+    assert "conv1_act" in dead.history and len(dead.history) > 8
+    convs = [n for n in flow.history if n.endswith("_conv")]
+    assert len(convs) >= 17 and all(flow.history[n]["kernel_grad_norm"][-1] > 0 for n in convs)
+    assert math.isfinite(flow.summary["grad_norm_first_over_last"][-1])
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -329,8 +348,8 @@ def reference_values():
     model.compile("sgd", "sparse_categorical_crossentropy")
     values = {
         "dead": DeadNeuronMonitor(x, atol=1e-3).measure(model),
-        "stats": ActivationStatsMonitor(x, layers=["conv", "dense", "out"]).measure(model),
-        "flow": GradientFlowMonitor(x, y).measure(model),
+        "stats": ActivationStatsMonitor(x).measure(model),  # the same layers: one probe
+        "flow": GradientFlowMonitor(x, y, training=False).measure(model),
         "explosion": GradientExplosionMonitor(x, y).measure(model),
     }
     for layer in values["stats"]["layers"].values():
