@@ -54,8 +54,9 @@ def digits_part(epochs, tmp):
     jobs = {
         tmp / "p80_int8.tflite": {"quantize": "int8"},
         tmp / "p80_int8_pt.tflite": {"quantize": "int8", "per_channel": False},
+        tmp / "p80_int8_sparse.tflite": {"quantize": "int8", "sparse": True},
     }
-    p8, p8_pt = tflite.convert_many(pruned, jobs, x)
+    p8, p8_pt, p8_sp = tflite.convert_many(pruned, jobs, x)
     qat = tflite.tfmot_export(model, tmp / "qat.tflite", "qat", x, y, calibration=x, epochs=2)
     files = [
         ("float32", f32),
@@ -63,6 +64,7 @@ def digits_part(epochs, tmp):
         ("int8 per-tensor", i8_pt),
         ("p80+int8", p8),
         ("p80+int8 per-tensor", p8_pt),
+        ("p80+int8 sparse enc.", p8_sp),
         ("qat int8", qat["path"]),
     ]
     ev = {name: tflite.evaluate(path, xt, yt, reference=ref, runs=200) for name, path in files}
@@ -99,6 +101,7 @@ def digits_part(epochs, tmp):
         size("float32", "p80+int8 per-tensor", "gzip_bytes"),
         "goal >= 8",
     )
+    line("float32 / pruned80+int8 sparse-encoded (raw)", size("float32", "p80+int8 sparse enc."))
     line("int8 accuracy drop vs Keras float", drop("int8"), "goal <= 1")
     line("int8 per-tensor accuracy drop", drop("int8 per-tensor"), "goal <= 1")
     line("pruned80+int8 accuracy drop", drop("p80+int8"))

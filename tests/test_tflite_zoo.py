@@ -62,3 +62,51 @@ def test_int8_full_runs(name, tmp_path):
     assert result["input"]["dtype"] == "int8"
     assert result["top1_agreement"] >= 0.5
     assert keras.backend.backend() in ("tensorflow", "jax", "torch")
+
+
+def test_pipeline_prune_cluster_qat_per_tensor(tmp_path):
+    from kerasnets import data
+
+    (x, y), (xt, yt) = data.load("digits", flatten=True, subset=400, test_subset=100)
+    model = models.build("mlp", **FAMILIES["mlp"])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=5, verbose=0)
+    result = tflite.export_model(
+        model,
+        tmp_path / "run",
+        quantize="int8",
+        calibration=x,
+        train=(x, y),
+        test=(xt, yt),
+        prune=0.5,
+        cluster=8,
+        qat=True,
+        per_channel=False,
+        epochs=1,
+        runs=3,
+    )
+    rows = {row["variant"]: row for row in result["rows"]}
+    assert list(rows) == [
+        "keras float32",
+        "tflite float32",
+        "tflite int8",
+        "tflite pruned50+clustered8+int8",
+        "tflite pruned50+clustered8+qat+int8",
+    ]
+    compressed = rows["tflite pruned50+clustered8+int8"]
+    assert compressed["nonzero_params"] < 0.7 * compressed["params"]
+    assert rows["tflite pruned50+clustered8+qat+int8"]["technique"] == "tfmot pqat"
+    assert compressed["gzip_bytes"] < rows["tflite int8"]["gzip_bytes"]
+    for row in rows.values():
+        assert 0 <= row["accuracy"] <= 1
+    assert (tmp_path / "run" / "bundle" / "model.tflite").is_file()
+
+
+def test_tour_step_exports_int8(tmp_path, capsys):
+    from kerasnets import data
+
+    (x, y), (xt, yt) = data.load("digits", flatten=True, subset=300, test_subset=60)
+    model = models.build("mlp", **FAMILIES["mlp"])
+    result = tflite.tour_step(model, x, y, xt, yt, tmp_path / "deploy")
+    assert [row["variant"] for row in result["rows"]][-1] == "tflite int8"
+    assert "| tflite int8 |" in capsys.readouterr().out
