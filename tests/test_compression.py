@@ -116,6 +116,7 @@ def test_m_by_n_filters_and_global_threshold():
     assert len({round(per_layer[n], 3) for n in sizes}) > 1  # one threshold, unequal shares
 
 
+@pytest.mark.slow  # one subprocess on another backend
 def test_pruned_model_saves_loads_and_strips_to_builtin_layers(
     tmp_path, in_backend, other_backends
 ):

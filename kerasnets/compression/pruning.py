@@ -213,7 +213,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             update, sparsity = self.pruning_schedule(step)
             new_masks = []
             for kernel, mask in zip(self.kernels, masks):
-                masked = ops.multiply(kernel.value, mask)
+                # No gradient flows into the mask computation (and none is traced for it).
+                masked = ops.stop_gradient(ops.multiply(kernel.value, mask))
                 new = ops.cond(
                     update,
                     lambda masked=masked: self.compute_mask_for(masked, sparsity),
