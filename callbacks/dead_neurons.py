@@ -48,8 +48,8 @@ class DeadNeuronMonitor(Monitor):
         >>> x, y = np.random.rand(32, 4).astype("float32"), np.zeros(32, "int32")
         >>> monitor = DeadNeuronMonitor(x)
         >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
-        >>> monitor.summary["dead_unit_fraction"]
-        [0.0, 0.0]
+        >>> monitor.summary["dead_unit_fraction"]  # initial weights, epoch 1, epoch 2
+        [0.0, 0.0, 0.0]
     """
 
     def __init__(
