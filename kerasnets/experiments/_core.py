@@ -162,6 +162,27 @@ def make_config(
     return experiment, config
 
 
+# Fast mode: 320 training images split 256/64 and 128 test images, so that every batch of 64
+# has the same shape (one compiled step per function on JAX, no recompiles for partial batches).
+FAST_DATA = {"subset": 320, "test_subset": 128, "validation_split": 0.2, "batch_size": 64}
+
+
+def load_split(config: dict, flatten: bool = False):
+    """``(train, validation, test)`` pairs of the run's dataset, per the run's settings."""
+    from kerasnets import data
+
+    s = config["settings"]
+    return data.load(
+        config["dataset"],
+        flatten=flatten,
+        size=s.get("size"),
+        subset=s["subset"],
+        test_subset=s["test_subset"],
+        validation_split=s["validation_split"],
+        seed=0,
+    )
+
+
 def _default_run_dir(name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path("runs") / f"{name}-{stamp}"
@@ -202,7 +223,11 @@ def _prepare_run_dir(config: dict, out, resume: bool) -> Path:
             )
         return run_dir
     run_dir = Path(out) if out is not None else _default_run_dir(config["experiment"])
-    io.check_output_dir(run_dir)
+    if run_dir.exists():
+        raise io.RunDirectoryExistsError(
+            f"run directory {str(run_dir)!r} already exists; pass resume=True (--resume) to "
+            "continue it, or choose another out (--out)"
+        )
     return run_dir
 
 

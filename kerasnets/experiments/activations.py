@@ -14,7 +14,7 @@ import numpy as np
 
 from kerasnets import io
 from kerasnets.experiments import _measure, _plots
-from kerasnets.experiments._core import Experiment, register
+from kerasnets.experiments._core import FAST_DATA, Experiment, load_split, register
 
 ACTIVATIONS = (
     "sigmoid",
@@ -55,32 +55,24 @@ class ActivationsExperiment(Experiment):
             "epochs": epochs or (2 if fast else (10 if big else 20)),
             "depth": 10,
             "width": 32 if fast else 64,
-            "batch_size": 64 if fast else 32,
+            "batch_size": 32,
             "optimizer": "sgd",
             "learning_rate": 0.02,
             "momentum": 0.9,
-            "subset": 300 if fast else (20000 if big else None),
+            "subset": 20000 if big else None,
+            "test_subset": None,
             "validation_split": 0.2,
             "probe_size": 128 if fast else 512,
             "target_accuracy": 0.5 if fast else 0.9,
             "activations": list(ACTIVATIONS),
+            **(FAST_DATA if fast else {}),
         }
 
     def variants(self, settings):
         return list(settings["activations"])
 
     def load_data(self, config):
-        from kerasnets import data
-
-        s = config["settings"]
-        return data.load(
-            config["dataset"],
-            flatten=True,
-            subset=s["subset"],
-            test_subset=None if s["subset"] is None else max(100, s["subset"] // 3),
-            validation_split=s["validation_split"],
-            seed=0,
-        )
+        return load_split(config, flatten=True)
 
     def build_model(self, activation, input_dim, num_classes, s):
         return build_mlp(activation, input_dim, num_classes, s["depth"], s["width"])
@@ -110,7 +102,7 @@ class ActivationsExperiment(Experiment):
         ).history
         grads_end = _measure.gradient_magnitudes(model, xp, yp)
         stats_end = _measure.activation_stats(model, xp)
-        test_loss, test_acc = model.evaluate(xt, yt, verbose=0)
+        test_loss, test_acc = model.evaluate(xt, yt, batch_size=s["batch_size"], verbose=0)
         curves = {k: [_finite(v) for v in history[k]] for k in history}
         return {
             "layers": grads_init["layers"],

@@ -7,8 +7,8 @@ converted to a full-integer int8 ``.tflite`` file (``kerasnets.tflite``, post-tr
 quantization calibrated on training images) and the pruned model converted the same way. Every
 form is measured the same way: parameters (non-zero ones for pruned models), multiply-adds
 per image, CPU latency for one image (median after warm-up; Keras ``predict_on_batch`` for
-Keras models, the LiteRT interpreter with one thread for ``.tflite`` files), file size and
-test accuracy.
+Keras models, the LiteRT interpreter with one thread for ``.tflite`` files), size (the float32
+weights, or the ``.tflite`` file) and test accuracy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from kerasnets import io
 from kerasnets.experiments import _plots
-from kerasnets.experiments._core import Experiment, register
+from kerasnets.experiments._core import FAST_DATA, Experiment, load_split, register
 
 MODELS = {"baseline": "baseline_cnn", "efficient": "efficient_cnn"}
 FORMS = ("float", "pruned", "int8", "pruned-int8")
@@ -38,7 +38,8 @@ class EfficientExperiment(Experiment):
             "width": 8 if fast else 32,
             "batch_size": 64,
             "learning_rate": 1e-3,
-            "subset": 200 if fast else (20000 if big else None),
+            "subset": 20000 if big else None,
+            "test_subset": None,
             "size": 16 if dataset == "shapes" else None,
             "validation_split": 0.2,
             "sparsity": 0.5,
@@ -46,6 +47,7 @@ class EfficientExperiment(Experiment):
             "forms": ["float", "int8"] if fast else list(FORMS),
             "calibration_samples": 32 if fast else 200,
             "latency_runs": 5 if fast else 50,
+            **(FAST_DATA if fast else {}),
             "variants": list(MODELS),
         }
 
@@ -53,17 +55,7 @@ class EfficientExperiment(Experiment):
         return list(settings["variants"])
 
     def load_data(self, config):
-        from kerasnets import data
-
-        s = config["settings"]
-        return data.load(
-            config["dataset"],
-            size=s["size"],
-            subset=s["subset"],
-            test_subset=None if s["subset"] is None else max(100, s["subset"] // 3),
-            validation_split=s["validation_split"],
-            seed=0,
-        )
+        return load_split(config)
 
     def run_unit(self, variant, seed, config, data, verbose):
         import keras
@@ -131,7 +123,7 @@ class EfficientExperiment(Experiment):
     def _keras_form(self, model, macs, xt, yt, path, s):
         from kerasnets import analysis
 
-        _, acc = model.evaluate(xt, yt, verbose=0)
+        _, acc = model.evaluate(xt, yt, batch_size=s["batch_size"], verbose=0)
         io.save_model(model, path)
         weights = b"".join(np.asarray(w, np.float32).tobytes() for w in model.get_weights())
         nonzero = int(sum(np.count_nonzero(w) for w in model.get_weights()))
@@ -141,7 +133,7 @@ class EfficientExperiment(Experiment):
             "params_nonzero": nonzero,
             "macs": macs,
             "latency_ms": lat[1]["median_ms"],
-            "bytes": path.stat().st_size,
+            "bytes": len(weights),  # float32 weights (the .keras file adds optimizer state)
             "gzip_bytes": len(gzip.compress(weights)),
             "file": path.name,
         }
@@ -252,8 +244,9 @@ class EfficientExperiment(Experiment):
             f"(float I/O) calibrated on {s['calibration_samples']} training images, run in the "
             "LiteRT interpreter (1 thread). Latency is for one image: Keras `predict_on_batch` "
             "on this backend for Keras models (which includes framework overhead), the LiteRT "
-            "interpreter for `.tflite` files. Size is the file size and the gzip-compressed "
-            "weights (pruned zeros compress; the raw file does not shrink). MACs are counted "
+            "interpreter for `.tflite` files. Size is the float32 weights for Keras models and the "
+            "file for `.tflite` models, raw and gzip-compressed (pruned zeros compress; the raw "
+            "size does not shrink). MACs are counted "
             "analytically per layer (`kerasnets.analysis.count_macs`); pruning and int8 do not "
             "change the count of dense operations.\n",
             "## Comparison table\n",
@@ -263,7 +256,7 @@ class EfficientExperiment(Experiment):
                     "non-zero / all parameters",
                     "MACs per image",
                     "CPU latency (ms)",
-                    "file size (bytes)",
+                    "size (bytes)",
                     "gzip size (bytes)",
                     "test accuracy",
                     "Δ accuracy vs baseline float",
@@ -294,7 +287,7 @@ def analysis_text(variants, forms, summary, seed0, base_acc) -> str:
         for v in ("baseline", "efficient"):
             fl, q = summary[v]["forms"]["float"], summary[v]["forms"]["int8"]
             lines.append(
-                f"- {v} int8: {q['bytes']['mean'] / fl['bytes']['mean']:.0%} of the float file "
-                f"size, accuracy {q['accuracy']['mean'] - fl['accuracy']['mean']:+.3f}."
+                f"- {v} int8: {q['bytes']['mean'] / fl['bytes']['mean']:.0%} of the size of the "
+                f"float32 weights, accuracy {q['accuracy']['mean'] - fl['accuracy']['mean']:+.3f}."
             )
     return "\n".join(lines) + "\n"

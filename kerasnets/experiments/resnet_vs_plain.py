@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from kerasnets import io
 from kerasnets.experiments import _measure, _plots
-from kerasnets.experiments._core import Experiment, register
+from kerasnets.experiments._core import FAST_DATA, Experiment, load_split, register
 
 # variant -> (zoo name, extra options)
 VARIANTS = {
@@ -53,13 +53,17 @@ class ResNetVsPlainExperiment(Experiment):
             "epochs": epochs or (1 if fast else (5 if big else 15)),
             "width": 4 if fast else 16,
             "growth_rate": 4 if fast else 12,
+            # 3 dense blocks of 5 bottleneck layers: 34 weight layers, like ResNet-34
+            "dense_blocks": [2, 2, 2] if fast else [5, 5, 5],
             "batch_size": 64,
             "learning_rate": 0.05,
             "momentum": 0.9,
-            "subset": 200 if fast else (10000 if big else None),
+            "subset": 10000 if big else None,
+            "test_subset": None,
             "size": 16 if dataset == "shapes" else None,
             "validation_split": 0.2,
             "probe_size": 64 if fast else 256,
+            **(FAST_DATA if fast else {}),
             "variants": list(VARIANTS),
         }
 
@@ -67,24 +71,16 @@ class ResNetVsPlainExperiment(Experiment):
         return list(settings["variants"])
 
     def load_data(self, config):
-        from kerasnets import data
-
-        s = config["settings"]
-        return data.load(
-            config["dataset"],
-            size=s["size"],
-            subset=s["subset"],
-            test_subset=None if s["subset"] is None else max(100, s["subset"] // 3),
-            validation_split=s["validation_split"],
-            seed=0,
-        )
+        return load_split(config)
 
     def build_model(self, variant, input_shape, num_classes, s):
         from kerasnets import models
 
         zoo_name, options = VARIANTS[variant]
         if zoo_name.startswith("densenet"):
-            options = dict(options, growth_rate=s["growth_rate"])
+            options = dict(
+                options, growth_rate=s["growth_rate"], blocks=s["dense_blocks"], stem="cifar"
+            )
         else:
             options = dict(options, width=s["width"], stem="cifar")
         return models.build(zoo_name, input_shape=input_shape, num_classes=num_classes, **options)
@@ -112,8 +108,8 @@ class ResNetVsPlainExperiment(Experiment):
             verbose=1 if verbose else 0,
         ).history
         grads_end = _measure.gradient_magnitudes(model, xp, yp, training=True)
-        train_loss, train_acc = model.evaluate(x, y, verbose=0)
-        test_loss, test_acc = model.evaluate(xt, yt, verbose=0)
+        train_loss, train_acc = model.evaluate(x, y, batch_size=s["batch_size"], verbose=0)
+        test_loss, test_acc = model.evaluate(xt, yt, batch_size=s["batch_size"], verbose=0)
         return {
             "model": model.name,
             "params": int(model.count_params()),
@@ -208,7 +204,8 @@ class ResNetVsPlainExperiment(Experiment):
         ]
         lines = [
             f"Zoo models on {config['dataset']} (stem `cifar`, first-stage width {s['width']}; "
-            f"DenseNet-BC growth rate {s['growth_rate']}), SGD (lr {s['learning_rate']}, momentum "
+            f"DenseNet-BC with dense blocks of {s['dense_blocks']} layers, growth rate "
+            f"{s['growth_rate']}), SGD (lr {s['learning_rate']}, momentum "
             f"{s['momentum']}), {config['epochs']} epochs, batch {s['batch_size']}. Gradients are "
             "the mean |∂loss/∂kernel| of every convolution and dense layer on a probe batch, "
             "BatchNorm in training mode.\n",
