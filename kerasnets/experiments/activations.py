@@ -281,7 +281,7 @@ def results_table(variants, summary, target, n_seeds):
         "best val. accuracy",
         f"epochs to {target} (seeds reaching)",
         "grad. first/last layer at init",
-        "dead units after training",
+        "never-active units after training (dead for ReLU)",
         "seconds",
     ]
     return _plots.table(header, rows)
@@ -312,8 +312,11 @@ def recommendations(variants, summary) -> str:
         ratio = summary[v]["grad_ratio_init"]["mean"]
         if ratio is not None and ratio < 0.05:
             notes.append(f"vanishing gradient (first/last {ratio:.1g})")
-        if v in RELU_FAMILY and (summary[v]["dead_end_total"]["mean"] or 0) > 0.1:
-            notes.append(f"{summary[v]['dead_end_total']['mean']:.0%} dead units")
+        dead = summary[v]["dead_end_total"]["mean"] or 0.0
+        if v == "relu" and dead > 0.05:
+            notes.append(f"{dead:.0%} dead units")
+        elif v in RELU_FAMILY and dead > 0.05:
+            notes.append(f"{dead:.0%} units always negative, still learning through the slope")
         rows.append(
             [
                 v,
