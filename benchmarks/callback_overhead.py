@@ -6,7 +6,9 @@ first; then whole ``fit`` calls of ``--epochs`` epochs are timed alternately —
 with monitors, [with TensorBoard], without, ... — and the median of ``--repeats`` is reported
 with the ratio to "without". The monitors run at their default frequency (end of every epoch;
 the explosion monitor also reads the loss after every batch) with their default probe sizes;
-the time of a ``fit`` includes their set-up at ``on_train_begin``. Goal: ratio ≤ 1.10.
+the time of a ``fit`` includes their set-up and first check at ``on_train_begin``. The cost of
+the monitors is per check, not per step, so the ratio falls as epochs get longer: ``--tile N``
+repeats the training set N times. Goal: ratio ≤ 1.10.
 
 On TensorFlow the familiar peer, ``keras.callbacks.TensorBoard(histogram_freq=1)``, is timed
 too if the ``tensorboard`` package is installed (``pip install kerasnets[tensorboard]``);
@@ -17,6 +19,7 @@ By default each backend runs in its own subprocess (the backend is fixed per pro
 
     python benchmarks/callback_overhead.py                  # tensorflow, jax, torch
     python benchmarks/callback_overhead.py --backend jax --epochs 10 --repeats 5
+    python benchmarks/callback_overhead.py --threads 1 --tile 10   # busy machine, long epochs
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def tensorboard_available() -> bool:
     return True
 
 
-def measure(epochs: int, repeats: int) -> dict:
+def measure(epochs: int, repeats: int, tile: int = 1) -> dict:
     """Time ``fit`` with and without the monitors on the current backend."""
     import keras
     import numpy as np
@@ -74,6 +77,7 @@ def measure(epochs: int, repeats: int) -> dict:
     warnings.simplefilter("ignore", TrainingDiagnosticWarning)
     keras.utils.set_random_seed(0)
     (x, y), _ = data.load("digits", flatten=True)
+    x, y = np.tile(x, (tile, 1)), np.tile(y, tile)  # longer epochs, same per-epoch checks
     logdir = tempfile.mkdtemp(prefix="callback-overhead-")
 
     def monitors():
@@ -108,6 +112,9 @@ def measure(epochs: int, repeats: int) -> dict:
     return {
         "backend": keras.backend.backend(),
         "epochs": epochs,
+        "extra_ms_per_epoch": {
+            n: 1e3 * (medians[n] - medians["without"]) / epochs for n in medians if n != "without"
+        },
         "steps_per_epoch": int(np.ceil(len(x) / 32)),
         "seconds": medians,
         "ratios": {n: medians[n] / medians["without"] for n in medians if n != "without"},
@@ -117,8 +124,11 @@ def measure(epochs: int, repeats: int) -> dict:
 
 def run_child(backend: str, args) -> dict:
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     command = [sys.executable, os.path.abspath(__file__), "--backend", backend, "--json"]
     command += ["--epochs", str(args.epochs), "--repeats", str(args.repeats)]
+    command += ["--tile", str(args.tile)]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
         return {"backend": backend, "error": proc.stderr.strip().splitlines()[-1:]}
@@ -127,8 +137,8 @@ def run_child(backend: str, args) -> dict:
 
 def print_table(results):
     print(
-        f"{'backend':<11} {'without (s)':>11} {'monitors (s)':>12} {'ratio':>6}   "
-        "TensorBoard(histogram_freq=1)"
+        f"{'backend':<11} {'without (s)':>11} {'monitors (s)':>12} {'ratio':>6} "
+        f"{'+ms/epoch':>9}   TensorBoard(histogram_freq=1)"
     )
     for r in results:
         if "error" in r:
@@ -141,7 +151,7 @@ def print_table(results):
             peer = r["notes"].get("tensorboard", "n/a (TensorFlow only)")
         print(
             f"{r['backend']:<11} {s['without']:>11.2f} {s['monitors']:>12.2f} "
-            f"{ratios['monitors']:>6.2f}   {peer}"
+            f"{ratios['monitors']:>6.2f} {r['extra_ms_per_epoch']['monitors']:>9.0f}   {peer}"
         )
     r = next((r for r in results if "epochs" in r), None)
     if r:
@@ -156,13 +166,22 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=BACKENDS, help="run one backend in this process")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per timed fit (5)")
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per config (3)")
+    parser.add_argument(
+        "--tile", type=int, default=1, help="repeat the training set N times: longer epochs (1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="OMP_NUM_THREADS for the backend subprocesses (torch's CPU kernels slow down many "
+        "times on a machine busy with other work unless this is 1)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.repeats < 1:
-        parser.error("--epochs and --repeats must be positive")
+    if args.epochs < 1 or args.repeats < 1 or args.tile < 1:
+        parser.error("--epochs, --repeats and --tile must be positive")
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
-        results = [measure(args.epochs, args.repeats)]
+        results = [measure(args.epochs, args.repeats, args.tile)]
     else:
         results = [run_child(b, args) for b in BACKENDS]
     if args.json:
