@@ -49,7 +49,7 @@ def trained_mlp(digits, tmp_path_factory):
     x, y, xt, yt = digits
     model = _mlp()
     model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=8, batch_size=64, verbose=0)
+    model.fit(x, y, epochs=6, batch_size=32, verbose=0)
     d = tmp_path_factory.mktemp("mlp")
     keras.saving.save_model(model, d / "mlp.keras")
     jobs = {
@@ -121,15 +121,15 @@ def test_twin_reproduces_outputs_and_lists_unsupported_layers():
 def test_tfmot_qat_end_to_end_to_int8(digits, tmp_path):
     x, y, xt, yt = digits
     model = _cnn()
-    x_img, xt_img = x[:256].reshape(-1, 8, 8, 1), xt.reshape(-1, 8, 8, 1)
+    x_img, xt_img = x[:128].reshape(-1, 8, 8, 1), xt.reshape(-1, 8, 8, 1)
     result = tflite.tfmot_export(
-        model, tmp_path / "qat.tflite", "qat", x_img, y[:256], quantize="int8-full", epochs=1
+        model, tmp_path / "qat.tflite", "qat", x_img, y[:128], quantize="int8-full", epochs=1
     )
     report = tflite.evaluate(result["path"], xt_img, yt, runs=2)
     assert report["input"]["dtype"] == "int8"
     assert 0 <= report["accuracy"] <= 1
     with pytest.raises(ValueError, match="technique"):
-        tflite.tfmot_export(model, tmp_path / "x.tflite", "distill", x_img, y[:256])
+        tflite.tfmot_export(model, tmp_path / "x.tflite", "distill", x_img, y[:128])
 
 
 def test_cli_export_bundle_and_evaluate(trained_mlp, tmp_path, capsys):

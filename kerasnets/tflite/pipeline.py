@@ -274,8 +274,12 @@ def export_model(
         check_input_shape(model, test[0], "test data")
     x_eval = test[0] if test is not None else samples
     y_eval = test[1] if test is not None else None
-    if x_eval is None:
-        raise ValueError("nothing to evaluate on: give calibration data or test=(x, y)")
+    random_inputs = x_eval is None
+    if random_inputs:  # no data given: compare with Keras and time on uniform [0, 1) inputs
+        shape = _input_shape(model)
+        if any(s is None for s in shape):
+            raise ValueError(f"the model input {shape} has unknown dimensions; give calibration")
+        x_eval = np.random.default_rng(0).random((32, *shape), dtype="float32")
     x_eval = np.asarray(x_eval, dtype="float32")
     n_out = int(np.prod(model.outputs[0].shape[1:]))
     labels = list(labels or data_labels or [str(i) for i in range(n_out)])
@@ -369,7 +373,7 @@ def export_model(
             "source": source,
             "backend": keras.backend.backend(),
             "quantize": quantize,
-            "evaluated_on": f"{len(x_eval)} samples"
+            "evaluated_on": f"{len(x_eval)} {'random ' if random_inputs else ''}samples"
             + ("" if y_eval is not None else " (no labels)"),
             "latency": "median ms per batch-1 call after warm-up; Keras: predict_on_batch",
             "keras size": "its weights as float32 bytes",
