@@ -8,6 +8,8 @@ import pytest
 from kerasnets import models
 
 # One small configuration per family (and per distinct pattern): tiny inputs, slim widths.
+# test_models_portability.py reuses them: on JAX every new weight shape compiles a random
+# initializer kernel, so sharing shapes between the two files keeps the JAX run short.
 TINY = {
     "mlp": ("mlp", dict(input_shape=(8, 8, 1), num_classes=3, width=8)),
     "mlp_layerwise": (
@@ -46,7 +48,10 @@ TINY = {
     ),
     "mobilenet": ("mobilenet", dict(input_shape=(16, 16, 3), num_classes=3, alpha=0.125)),
     "baseline_cnn": ("baseline_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
-    "efficient_cnn": ("efficient_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
+    "efficient_cnn": (
+        "efficient_cnn",
+        dict(input_shape=(8, 8, 3), num_classes=3, width=4, squeeze_excite=True),
+    ),
 }
 
 
@@ -91,31 +96,33 @@ def test_registry_lists_described_names():
         assert models.describe(name) and models.REGISTRY[name] == models.describe(name)
 
 
-@pytest.mark.parametrize("key", sorted(TINY))
-def test_builds_trains_predicts_and_round_trips(key, tmp_path):
-    model = tiny(key)
-    x, y = batch(model)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
-    before = [w.copy() for w in model.get_weights()]
-    loss = model.train_on_batch(x, y)
-    assert np.isfinite(loss)
-    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-    pred = model.predict(x, verbose=0)
-    assert pred.shape == (len(x), model.output_shape[-1])
-    np.testing.assert_allclose(pred.sum(axis=-1), 1.0, rtol=1e-5)
+def test_every_family_builds_trains_predicts_and_round_trips(tmp_path):
+    # One test for all families (each test costs a clear_session): failures name the family.
+    for key in sorted(TINY):
+        model = tiny(key)
+        x, y = batch(model)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
+        before = [w.copy() for w in model.get_weights()]
+        loss = model.train_on_batch(x, y)
+        assert np.isfinite(loss), key
+        assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights())), key
+        pred = model.predict(x, verbose=0)
+        assert pred.shape == (len(x), model.output_shape[-1]), key
+        np.testing.assert_allclose(pred.sum(axis=-1), 1.0, rtol=1e-5, err_msg=key)
 
-    path = tmp_path / f"{key}.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert type(loaded) is type(model)
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), pred)
+        path = tmp_path / f"{key}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        assert type(loaded) is type(model), key
+        assert loaded.get_config() == model.get_config(), key
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), pred, err_msg=key)
 
 
 SLIM = {"width": 2, "growth_rate": 2, "width_multiplier": 0.0625, "alpha": 0.125}
 DEEP = ("resnet101", "resnet152", "densenet169", "densenet201")  # built in the slow tests
 
 
+@pytest.mark.slow  # the registry is backend-neutral; the families are built on every backend above
 def test_every_registry_name_builds_small():
     for name in models.available():
         if name in DEEP:
@@ -150,6 +157,7 @@ def test_resnet_shortcut_options():
     assert proj(b) == 3 and proj(c) == 8
 
 
+@pytest.mark.slow  # parameter counts are backend-neutral
 def test_mlp_presets_match_the_lecture():
     wide = models.build("mlp_shallow_wide", input_shape=(784,))
     narrow = models.build("mlp_deep_narrow", input_shape=(784,))
@@ -170,97 +178,103 @@ def test_mlp_initializer_follows_activation():
     assert isinstance(dropped.get_layer("hidden1_dropout"), keras.layers.AlphaDropout)
 
 
+@pytest.mark.slow  # parameter counts are backend-neutral
 def test_efficient_cnn_is_smaller_than_baseline():
     base, eff = models.build("baseline_cnn"), models.build("efficient_cnn")
     assert eff.count_params() < 500_000 < base.count_params()
 
 
 def test_default_stem_follows_input_size():
-    small = models.build("resnet18", input_shape=(32, 32, 3), num_classes=2, width=2)
-    large = models.build("resnet18", input_shape=(128, 128, 3), num_classes=2, width=2)
+    small = models.build("resnet18", input_shape=(32, 32, 3), num_classes=3, width=4)
+    large = models.build("resnet18", input_shape=(128, 128, 3), num_classes=3, width=4)
     assert small.get_config()["stem"] == "cifar" and large.get_config()["stem"] == "imagenet"
     assert "pool1_pool" in [layer.name for layer in large.layers]
 
 
-@pytest.mark.parametrize(
-    "name, options, match",
-    [
-        ("resnet19", {}, r"unknown model 'resnet19'; available: .*resnet18"),
-        ("resnet18", {"depth": 20}, r"depth 20; allowed: 18, 34, 50, 101, 152"),
-        ("plainnet18", {"depth": 7}, r"PlainNet depth 7"),
-        ("resnet18", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"too small .*at least 32"),
-        ("resnet18", {"input_shape": (4, 4, 3)}, r"\(4, 4, 3\) is too small .*at least 8"),
-        ("resnet18", {"width": 0}, r"width must be an integer >= 1, got 0"),
-        ("resnet18", {"stem": "mnist"}, r"unknown stem 'mnist'; allowed"),
-        ("resnet18", {"shortcut": "dense"}, r"unknown shortcut 'dense'; allowed"),
-        ("resnet18", {"activation": "relu7"}, r"unknown activation 'relu7'; available: .*gelu"),
-        ("resnet18", {"foo": 1}, r"no option\(s\) foo; allowed: depth"),
-        ("mlp", {"width": -3}, r"width must be an integer >= 1, got -3"),
-        ("mlp", {"depth": 0}, r"depth must be an integer >= 1, got 0"),
-        ("mlp", {"activation": ["relu"], "depth": 2}, r"activation list has 1 entries"),
-        ("mlp", {"activation": "swishy"}, r"unknown activation 'swishy'"),
-        ("mlp", {"normalization": "group"}, r"unknown normalization 'group'"),
-        ("mlp", {"connection": "dense"}, r"unknown connection 'dense'"),
-        ("mlp", {"dropout": 1.5}, r"dropout must be a number"),
-        ("mlp", {"initializer": "nope"}, r"unknown initializer 'nope'"),
-        ("mlp", {"input_shape": (0, 3)}, r"input_shape must be"),
-        ("mlp", {"classifier_activation": "relu"}, r"unknown classifier_activation 'relu'"),
-        ("baseline_cnn", {"input_shape": (32, 32)}, r"input_shape must be \(height, width"),
-        ("efficient_cnn", {"width": 2.5}, r"width must be an integer"),
-        ("densenet121", {"depth": 122}, r"unsupported DenseNet depth 122; allowed: 121, 169, 201"),
-        ("densenet_bc", {"growth_rate": 0}, r"growth_rate must be an integer >= 1, got 0"),
-        ("densenet_bc", {"blocks": (4, -1)}, r"layers per dense block must be .* got -1"),
-        ("densenet_bc", {"compression": 1.5}, r"compression must be a number > 0.0 and <= 1.0"),
-        ("densenet121", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"at least 32"),
-        ("googlenet", {"input_shape": (2, 2, 3)}, r"too small .* at least 4"),
-        ("googlenet", {"large_kernel": 7}, r"large_kernel must be 5 \(paper\) or 3"),
-        ("googlenet", {"width_multiplier": 0}, r"width_multiplier must be a number > 0"),
-        ("mobilenet", {"alpha": -1.0}, r"alpha must be a number > 0"),
-        ("mobilenet", {"input_shape": (8, 8, 3)}, r"too small for the 'cifar' stem .* at least 16"),
-    ],
-)
-def test_bad_input_raises_value_error(name, options, match):
-    with pytest.raises(ValueError, match=match):
-        models.build(name, **options)
+BAD_INPUT = [
+    ("resnet19", {}, r"unknown model 'resnet19'; available: .*resnet18"),
+    ("resnet18", {"depth": 20}, r"depth 20; allowed: 18, 34, 50, 101, 152"),
+    ("plainnet18", {"depth": 7}, r"PlainNet depth 7"),
+    ("resnet18", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"too small .*at least 32"),
+    ("resnet18", {"input_shape": (4, 4, 3)}, r"\(4, 4, 3\) is too small .*at least 8"),
+    ("resnet18", {"width": 0}, r"width must be an integer >= 1, got 0"),
+    ("resnet18", {"stem": "mnist"}, r"unknown stem 'mnist'; allowed"),
+    ("resnet18", {"shortcut": "dense"}, r"unknown shortcut 'dense'; allowed"),
+    ("resnet18", {"activation": "relu7"}, r"unknown activation 'relu7'; available: .*gelu"),
+    ("resnet18", {"foo": 1}, r"no option\(s\) foo; allowed: depth"),
+    ("mlp", {"width": -3}, r"width must be an integer >= 1, got -3"),
+    ("mlp", {"depth": 0}, r"depth must be an integer >= 1, got 0"),
+    ("mlp", {"activation": ["relu"], "depth": 2}, r"activation list has 1 entries"),
+    ("mlp", {"activation": "swishy"}, r"unknown activation 'swishy'"),
+    ("mlp", {"normalization": "group"}, r"unknown normalization 'group'"),
+    ("mlp", {"connection": "dense"}, r"unknown connection 'dense'"),
+    ("mlp", {"connection": "residual", "width": [4, 8, 8]}, r"needs a single width"),
+    ("mlp", {"connection": "highway", "normalization": "batch"}, r"not supported with"),
+    ("mlp", {"dropout": 1.5}, r"dropout must be a number"),
+    ("mlp", {"initializer": "nope"}, r"unknown initializer 'nope'"),
+    ("mlp", {"input_shape": (0, 3)}, r"input_shape must be"),
+    ("mlp", {"classifier_activation": "relu"}, r"unknown classifier_activation 'relu'"),
+    ("baseline_cnn", {"input_shape": (32, 32)}, r"input_shape must be \(height, width"),
+    ("efficient_cnn", {"width": 2.5}, r"width must be an integer"),
+    ("densenet121", {"depth": 122}, r"unsupported DenseNet depth 122; allowed: 121, 169, 201"),
+    ("densenet_bc", {"growth_rate": 0}, r"growth_rate must be an integer >= 1, got 0"),
+    ("densenet_bc", {"blocks": (4, -1)}, r"layers per dense block must be .* got -1"),
+    ("densenet_bc", {"compression": 1.5}, r"compression must be a number > 0.0 and <= 1.0"),
+    ("densenet121", {"input_shape": (16, 16, 3), "stem": "imagenet"}, r"at least 32"),
+    ("googlenet", {"input_shape": (2, 2, 3)}, r"too small .* at least 4"),
+    ("googlenet", {"large_kernel": 7}, r"large_kernel must be 5 \(paper\) or 3"),
+    ("googlenet", {"width_multiplier": 0}, r"width_multiplier must be a number > 0"),
+    ("mobilenet", {"alpha": -1.0}, r"alpha must be a number > 0"),
+    ("mobilenet", {"input_shape": (8, 8, 3)}, r"too small for the 'cifar' stem .* at least 16"),
+]
+
+
+def test_bad_input_raises_value_error_before_building():
+    for name, options, match in BAD_INPUT:
+        with pytest.raises(ValueError, match=match):
+            models.build(name, **options)
 
 
 def trainable_count(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
+REFERENCE_COUNTS = [
+    # torchvision.models "num_params" (https://pytorch.org/vision/stable/models.html):
+    # parameters only (BN running statistics are buffers there, non-trainable weights in
+    # Keras), no conv biases, BN-convs in GoogLeNet, aux_logits=False.
+    ("resnet18", {}, None, 11_689_512),
+    ("resnet34", {}, None, 21_797_672),
+    ("googlenet", {"large_kernel": 3}, None, 6_624_904),
+    # The paper's 5x5 paths: 16 more weights per (reduce, out) channel pair, summed over the
+    # nine modules: 16 * 23,808 = 380,928.
+    ("googlenet", {}, None, 6_624_904 + 380_928),
+    # Keras Applications, keras.applications.X(weights=None).count_params() (checked with
+    # keras 3.15; https://keras.io/api/applications/): BN moving statistics included,
+    # conv biases in ResNet.
+    ("resnet50", {}, 25_636_712, None),
+    ("resnet101", {}, 44_707_176, None),
+    ("resnet152", {}, 60_419_944, None),
+    ("densenet121", {}, 8_062_504, None),
+    ("densenet169", {}, 14_307_880, None),
+    ("densenet201", {}, 20_242_984, None),
+    ("mobilenet", {"alpha": 1.0}, 4_253_864, None),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name, options, total, trainable",
-    [
-        # torchvision.models "num_params" (https://pytorch.org/vision/stable/models.html):
-        # parameters only (BN running statistics are buffers there, non-trainable weights in
-        # Keras), no conv biases, BN-convs in GoogLeNet, aux_logits=False.
-        ("resnet18", {}, None, 11_689_512),
-        ("resnet34", {}, None, 21_797_672),
-        ("googlenet", {"large_kernel": 3}, None, 6_624_904),
-        # The paper's 5x5 paths: 16 more weights per (reduce, out) channel pair, summed over the
-        # nine modules: 16 * 23,808 = 380,928.
-        ("googlenet", {}, None, 6_624_904 + 380_928),
-        # Keras Applications, keras.applications.X(weights=None).count_params() (checked with
-        # keras 3.15; https://keras.io/api/applications/): BN moving statistics included,
-        # conv biases in ResNet.
-        ("resnet50", {}, 25_636_712, None),
-        ("resnet101", {}, 44_707_176, None),
-        ("resnet152", {}, 60_419_944, None),
-        ("densenet121", {}, 8_062_504, None),
-        ("densenet169", {}, 14_307_880, None),
-        ("densenet201", {}, 20_242_984, None),
-        ("mobilenet", {"alpha": 1.0}, 4_253_864, None),
-    ],
-)
-def test_imagenet_parameter_counts(name, options, total, trainable):
-    model = models.build(name, **options)
-    assert model.input_shape == (None, 224, 224, 3) and model.get_config()["stem"] == "imagenet"
-    assert model.output_shape == (None, 1000)
-    if total is not None:
-        assert model.count_params() == total
-    if trainable is not None:
-        assert trainable_count(model) == trainable
+def test_imagenet_parameter_counts():
+    for name, options, total, trainable in REFERENCE_COUNTS:
+        model = models.build(name, **options)
+        assert model.input_shape == (None, 224, 224, 3), name
+        assert model.get_config()["stem"] == "imagenet", name
+        assert model.output_shape == (None, 1000), name
+        if total is not None:
+            assert model.count_params() == total, name
+        if trainable is not None:
+            assert trainable_count(model) == trainable, name
+        del model
+        keras.backend.clear_session()
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ Example:
     >>> model = models.build("resnet18", input_shape=(32, 32, 3), num_classes=10)
     >>> model.count_params() > 11_000_000
     True
-    >>> models.build("resnet19")
+    >>> models.build("resnet19")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown model 'resnet19'; available: baseline_cnn, ...

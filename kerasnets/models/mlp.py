@@ -28,8 +28,8 @@ class MLP(_base.ZooModel):
 
     Each hidden layer computes ``h = act(norm(W·x + b))`` then dropout. With
     ``connection="residual"`` hidden layers 2..depth compute ``x + h`` (He et al., 2016); with
-    ``"highway"`` they are highway layers ``T·H(x) + (1 − T)·x`` (Srivastava et al., 2015). Both
-    need one width for every layer they join.
+    ``"highway"`` a dense projection to the width is followed by ``depth`` highway layers
+    ``T·H(x) + (1 − T)·x`` (Srivastava et al., 2015). Both need a single width.
 
     Args:
         input_shape: shape of one example, e.g. ``(784,)`` or ``(28, 28, 1)`` (flattened).
@@ -98,9 +98,14 @@ class MLP(_base.ZooModel):
             raise ValueError(
                 f"unknown connection {connection!r}; allowed: 'residual', 'highway', None"
             )
-        if connection and len(set(widths[1:] if connection == "residual" else widths)) > 1:
+        if connection and len(set(widths)) > 1:
             raise ValueError(
-                f"connection={connection!r} needs equal widths for the layers it joins, got {width}"
+                f"connection={connection!r} needs a single width for all layers, got {width}"
+            )
+        if connection == "highway" and normalization:
+            raise ValueError(
+                f"normalization={normalization!r} is not supported with connection='highway' "
+                "(highway layers gate their own output); use normalization=None"
             )
         _base.check_classifier_activation(classifier_activation)
 
