@@ -69,6 +69,34 @@ def _select_backend(name: str | None) -> None:
     os.environ["KERAS_BACKEND"] = name
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow (if installed) with its C++ start-up lines kept off the terminal.
+
+    TensorFlow 2.21 writes absl lines to file descriptor 2 at import, before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies; Keras imports it on every backend (random seeding, saving).
+    What it writes is shown only if the import fails.
+    """
+    import importlib.util
+    import tempfile
+
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except Exception:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kerasnets`` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -76,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _select_backend(args.backend)
+        _import_tensorflow_quietly()
         status = args.func(args)
     except UsageError as err:
         print(f"kerasnets {args.command}: error: {err}", file=sys.stderr)
