@@ -175,10 +175,21 @@ class ActivationsExperiment(Experiment):
             ):
                 series = {v: summary[v][key] for v in relu}
                 _plots.per_layer(
-                    ax, hidden, series, "dead units (fraction)", f"Dead units, ReLU family, {when}"
+                    ax,
+                    hidden,
+                    series,
+                    "never-active units (fraction)",
+                    f"Units with output ≤ 0 on every probe input, {when}",
                 )
                 ax.set_ylim(bottom=0)
-            figs.append(("dead_units.png", "Dead (never active) units, ReLU family", fig))
+            figs.append(
+                (
+                    "dead_units.png",
+                    "Never-active units, ReLU family (dead for ReLU; "
+                    "Leaky ReLU/PReLU units still learn through their slope)",
+                    fig,
+                )
+            )
 
         fig, axes = _plots.new_figure(ncols=3, width=5.5)
         _plots.bars(
