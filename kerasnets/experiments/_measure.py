@@ -58,9 +58,15 @@ def activation_stats(model, x, batch_size: int = 256) -> dict:
 
     picked = hidden_outputs(model)
     probe = keras.Model(model.inputs, [out for _, out in picked])
-    outs = probe.predict(x, batch_size=batch_size, verbose=0)
-    if not isinstance(outs, (list, tuple)):
-        outs = [outs]
+    # A direct call (not predict): no new tf.function per probe model, so no retracing.
+    chunks = []
+    for i in range(0, len(x), batch_size):
+        out = probe(x[i : i + batch_size], training=False)
+        chunks.append(out if isinstance(out, (list, tuple)) else [out])
+    outs = [
+        np.concatenate([keras.ops.convert_to_numpy(chunk[k]) for chunk in chunks])
+        for k in range(len(picked))
+    ]
     stats = {"layers": [], "mean": [], "std": [], "zero_fraction": [], "dead_fraction": []}
     for (name, _), a in zip(picked, outs):
         a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
