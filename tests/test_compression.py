@@ -222,6 +222,18 @@ def test_structured_pruning_of_zoo_resnet_block_and_efficient_cnn(tmp_path):
     loaded = keras.models.load_model(tmp_path / "small.keras")
     x = np.random.default_rng(0).random((2, *model.inputs[0].shape[1:]), dtype=np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-5)
+    if keras.backend.backend() == "tensorflow":  # LiteRT export is TF-only by nature
+        from ai_edge_litert.interpreter import Interpreter
+
+        small.export(str(tmp_path / "small.tflite"), format="litert", verbose=False)
+        interpreter = Interpreter(str(tmp_path / "small.tflite"))
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        interpreter.set_tensor(inp["index"], x[:1])
+        interpreter.invoke()
+        np.testing.assert_allclose(
+            interpreter.get_tensor(out["index"]), small.predict(x[:1], verbose=0), atol=1e-4
+        )
 
 
 def test_clustering_ties_weights_and_strips_to_k_values():
