@@ -10,10 +10,11 @@ at most ``k`` unique values per kernel (which is what makes the file compress we
 Example:
     >>> import keras
     >>> from kerasnets import compression
-    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(4)])
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="fc"),
+    ...                           keras.layers.Dense(4, name="out")])
     >>> clustered = compression.cluster_weights(model, 4, init="linear")
     >>> plain = compression.strip_clustering(clustered)
-    >>> compression.unique_values(plain)["dense"] <= 4
+    >>> compression.unique_values(plain)["fc"] <= 4
     True
 """
 

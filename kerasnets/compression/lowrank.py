@@ -23,7 +23,7 @@ Example:
     >>> result = low_rank(model, rank=4, layers="fc")
     >>> result.layers[0]["params_before"], result.layers[0]["params_after"]
     (1056, 288)
-    >>> [layer.name for layer in result.model.layers]
+    >>> [layer.name for layer in result.model.layers[1:]]
     ['fc_low_rank', 'fc', 'out']
 """
 

@@ -18,12 +18,13 @@ then removes them for real).
 Example:
     >>> import keras
     >>> from kerasnets import compression
-    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(4)])
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="fc"),
+    ...                           keras.layers.Dense(4, name="out")])
     >>> pruned = compression.prune_low_magnitude(model, compression.ConstantSparsity(0.75, 0))
     >>> pruned.compile("adam", "mse")
     >>> _ = pruned.fit(keras.random.normal((32, 8)), keras.random.normal((32, 4)), verbose=0)
     >>> plain = compression.strip_pruning(pruned)
-    >>> compression.kernel_sparsity(plain)["dense"]
+    >>> compression.kernel_sparsity(plain)["fc"]
     0.75
 """
 
@@ -299,8 +300,9 @@ def prune_low_magnitude(
 
     Example:
         >>> import keras
-        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(2)])
-        >>> p = prune_low_magnitude(m, 0.5, layers=keras.layers.Dense, exclude="dense_1")
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="fc"),
+        ...                       keras.layers.Dense(2, name="logits")])
+        >>> p = prune_low_magnitude(m, 0.5, layers=keras.layers.Dense, exclude="logits")
         >>> [type(layer).__name__ for layer in p.layers]
         ['PruneLowMagnitude', 'Dense']
     """
@@ -403,11 +405,11 @@ def prune_and_finetune(
         >>> from kerasnets import data
         >>> (x, y), _ = data.load("digits", flatten=True, subset=256)
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
-        ...                           keras.layers.Dense(10)])
+        >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, name="fc"),
+        ...                           keras.layers.Dense(10, name="out")])
         >>> small = prune_and_finetune(model, 0.8, x, y, epochs=1,
         ...                            loss=keras.losses.SparseCategoricalCrossentropy(True))
-        >>> round(kernel_sparsity(small)["dense"], 2)
+        >>> round(kernel_sparsity(small)["fc"], 2)
         0.8
     """
     sparsity = check_sparsity(sparsity)

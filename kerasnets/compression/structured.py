@@ -24,7 +24,7 @@ Example:
     >>> model = keras.Model(x, keras.layers.Dense(10, name="logits")(h))
     >>> small = prune_filters(model, 0.5)
     >>> small.get_layer("conv").filters, small.count_params()
-    (8, 330)
+    (8, 346)
 """
 
 from __future__ import annotations
