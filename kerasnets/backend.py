@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 
@@ -89,8 +91,12 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     loss_fn = _resolve_loss(model, loss)
     _sync_trainer_state(model)
     backend = keras.backend.backend()
-    compute = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}.get(backend)
-    if compute is None:
+    compile_fn = {
+        "tensorflow": _compile_tensorflow,
+        "jax": _compile_jax,
+        "torch": _compile_torch,
+    }.get(backend)
+    if compile_fn is None:
         raise ValueError(
             f"loss_and_gradients supports the tensorflow, jax and torch backends, not {backend!r}"
         )
@@ -101,46 +107,86 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     y = keras.ops.convert_to_tensor(y)
     if sample_weight is not None:
         sample_weight = keras.ops.convert_to_tensor(sample_weight)
-
-    def loss_of(trainable_values):
-        non_trainable = [v.value for v in model.non_trainable_variables]
-        y_pred, _ = model.stateless_call(trainable_values, non_trainable, x, training=training)
-        return loss_fn(y, y_pred, sample_weight=sample_weight)
-
-    value, grads = compute(model, loss_of)
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    key = (loss if isinstance(loss, str) else id(loss), training, sample_weight is None)
+    fn = _cached(model, key, loss, lambda: compile_fn(_loss_function(model, loss_fn, training)))
+    value, grads = fn(trainable, non_trainable, x, y, sample_weight)
     return float(value), {
         p: np.asarray(g, dtype=np.float64 if g.dtype == np.float64 else np.float32)
         for p, g in zip(paths, grads)
     }
 
 
-def _tensorflow(model, loss_of):
+# Compiled gradient functions per model: the JAX and TensorFlow versions are traced once per
+# (loss, training, weighting) and input signature, which makes a check in a callback cheap.
+_CACHE = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 8
+
+
+def _cached(model, key, loss, make):
+    try:
+        entries = _CACHE.setdefault(model, {})
+    except TypeError:  # an object that cannot be weakly referenced: no caching
+        return make()
+    if key not in entries:
+        if len(entries) >= _CACHE_SIZE:
+            entries.pop(next(iter(entries)))
+        # Keep ``loss`` alive with the entry so its id() cannot be reused by another object.
+        entries[key] = (make(), loss)
+    return entries[key][0]
+
+
+def _loss_function(model, loss_fn, training):
+    def loss_of(trainable, non_trainable, x, y, sample_weight):
+        y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=training)
+        return loss_fn(y, y_pred, sample_weight=sample_weight)
+
+    return loss_of
+
+
+def _compile_tensorflow(loss_of):
     import tensorflow as tf
 
-    values = [tf.identity(v.value) for v in model.trainable_variables]
-    with tf.GradientTape() as tape:
-        tape.watch(values)
-        value = loss_of(values)
-    grads = tape.gradient(value, values, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return value.numpy(), [g.numpy() for g in grads]
+    @tf.function(reduce_retracing=True)
+    def value_and_grads(trainable, non_trainable, x, y, sample_weight):
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            value = loss_of(trainable, non_trainable, x, y, sample_weight)
+        grads = tape.gradient(value, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return value, grads
+
+    def run(trainable, non_trainable, x, y, sample_weight):
+        trainable = [tf.convert_to_tensor(v) for v in trainable]  # tensors, not variables
+        value, grads = value_and_grads(trainable, non_trainable, x, y, sample_weight)
+        return value.numpy(), [g.numpy() for g in grads]
+
+    return run
 
 
-def _jax(model, loss_of):
+def _compile_jax(loss_of):
     import jax
 
-    values = [v.value for v in model.trainable_variables]
-    value, grads = jax.value_and_grad(loss_of)(values)
-    return np.asarray(value), [np.asarray(g) for g in grads]
+    value_and_grads = jax.jit(jax.value_and_grad(loss_of))
+
+    def run(trainable, non_trainable, x, y, sample_weight):
+        value, grads = value_and_grads(trainable, non_trainable, x, y, sample_weight)
+        return np.asarray(value), [np.asarray(g) for g in grads]
+
+    return run
 
 
-def _torch(model, loss_of):
+def _compile_torch(loss_of):
     import torch
 
-    values = [v.value.detach().clone().requires_grad_(True) for v in model.trainable_variables]
-    value = loss_of(values)
-    grads = torch.autograd.grad(value, values, allow_unused=True)
-    grads = [torch.zeros_like(v) if g is None else g for v, g in zip(values, grads)]
-    return value.detach().cpu().numpy(), [g.detach().cpu().numpy() for g in grads]
+    def run(trainable, non_trainable, x, y, sample_weight):
+        trainable = [v.detach().clone().requires_grad_(True) for v in trainable]
+        value = loss_of(trainable, non_trainable, x, y, sample_weight)
+        grads = torch.autograd.grad(value, trainable, allow_unused=True)
+        grads = [torch.zeros_like(v) if g is None else g for v, g in zip(trainable, grads)]
+        return value.detach().cpu().numpy(), [g.detach().cpu().numpy() for g in grads]
+
+    return run
 
 
 def input_gradient(fn, x):
