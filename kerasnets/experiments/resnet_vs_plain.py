@@ -193,7 +193,7 @@ class ResNetVsPlainExperiment(Experiment):
             [
                 v,
                 f"{seed0[v]['params']:,}",
-                _plots.pm(summary[v]["final_train_loss"]),
+                _plots.pm(summary[v]["final_train_loss"], "{:.3g}"),
                 _plots.pm(summary[v]["final_train_accuracy"]),
                 _plots.pm(summary[v]["test_accuracy"]),
                 _plots.pm(summary[v]["grad_ratio_init"], "{:.2g}"),
@@ -243,21 +243,27 @@ def findings(variants, summary) -> str:
     for depth in ("18", "34"):
         p, r = f"plain-{depth}", f"resnet-{depth}"
         if p in variants and r in variants:
-            better = m(r, "final_train_loss") < m(p, "final_train_loss")
+            lr, lp = m(r, "final_train_loss"), m(p, "final_train_loss")
+            if lr < 0.9 * lp and lp - lr > 0.01:
+                verdict = "the ResNet trains further"
+            elif lp < 0.9 * lr and lr - lp > 0.01:
+                verdict = "the plain network trains further here"
+            else:
+                verdict = "both fit the training set about equally well"
             out.append(
-                f"- Depth {depth}: training loss {m(r, 'final_train_loss'):.3f} with skips vs "
-                f"{m(p, 'final_train_loss'):.3f} without — the ResNet "
-                f"{'trains further' if better else 'does not train further here'}; test "
+                f"- Depth {depth}: training loss {m(r, 'final_train_loss'):.3g} with skips vs "
+                f"{m(p, 'final_train_loss'):.3g} without — {verdict}; test "
                 f"accuracy {m(r, 'test_accuracy'):.3f} vs {m(p, 'test_accuracy'):.3f}. Gradient "
                 f"reaching the first layer relative to the last, at init: "
                 f"{m(r, 'grad_ratio_init'):.2g} (ResNet) vs {m(p, 'grad_ratio_init'):.2g} (plain)."
             )
     if all(v in variants for v in ("plain-18", "plain-34")):
-        deeper_worse = m("plain-34", "final_train_loss") > m("plain-18", "final_train_loss")
+        l34, l18 = m("plain-34", "final_train_loss"), m("plain-18", "final_train_loss")
+        deeper_worse = l34 > 1.1 * l18 and l34 - l18 > 0.01
         verdict = "degradation shows" if deeper_worse else "no degradation in this run"
         out.append(
             f"- Degradation: the deeper plain network ends at training loss "
-            f"{m('plain-34', 'final_train_loss'):.3f} vs {m('plain-18', 'final_train_loss'):.3f}"
+            f"{m('plain-34', 'final_train_loss'):.3g} vs {m('plain-18', 'final_train_loss'):.3g}"
             f" for the shallower one — {verdict}"
             " (more layers, higher training loss)."
         )
