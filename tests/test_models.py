@@ -1,5 +1,7 @@
-"""The model zoo: every family builds, trains a step, predicts, saves and loads; bad input fails
-early; ImageNet configurations have the reference parameter counts."""
+"""The model zoo: registry, structure of the families, bad input, reference parameter counts.
+
+Building, training a step, predicting and saving/loading every family (TINY below) on this
+backend and on the other two is in test_models_portability.py, in one pass."""
 
 import keras
 import numpy as np
@@ -8,8 +10,9 @@ import pytest
 from kerasnets import models
 
 # One small configuration per family (and per distinct pattern): tiny inputs, slim widths.
-# test_models_portability.py reuses them: on JAX every new weight shape compiles a random
-# initializer kernel, so sharing shapes between the two files keeps the JAX run short.
+# test_models_portability.py reuses them. On JAX every new weight shape compiles a random
+# initializer kernel and every new op shape an eager kernel (seconds each on a busy CPU), so
+# widths are chosen to repeat shapes (e.g. GoogLeNet's channels collapse to 1-3).
 TINY = {
     "mlp": ("mlp", dict(input_shape=(8, 8, 1), num_classes=3, width=8)),
     "mlp_layerwise": (
@@ -36,35 +39,23 @@ TINY = {
         "resnet18",
         dict(input_shape=(8, 8, 3), num_classes=3, width=4, preactivation=True),
     ),
-    "resnet50": ("resnet50", dict(input_shape=(8, 8, 3), num_classes=3, width=2)),
+    "resnet50": ("resnet50", dict(input_shape=(8, 8, 3), num_classes=3, width=1)),
     "plainnet18": ("plainnet18", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
     "densenet_bc": (
         "densenet_bc",
-        dict(input_shape=(8, 8, 3), num_classes=3, blocks=(2, 2), growth_rate=4),
+        dict(input_shape=(8, 8, 3), num_classes=3, blocks=(2, 2), growth_rate=2),
     ),
     "googlenet": (
         "googlenet",
-        dict(input_shape=(8, 8, 3), num_classes=3, width_multiplier=0.0625),
+        dict(input_shape=(8, 8, 3), num_classes=3, width_multiplier=0.01),
     ),
-    "mobilenet": ("mobilenet", dict(input_shape=(16, 16, 3), num_classes=3, alpha=0.125)),
+    "mobilenet": ("mobilenet", dict(input_shape=(16, 16, 3), num_classes=3, alpha=0.0625)),
     "baseline_cnn": ("baseline_cnn", dict(input_shape=(8, 8, 3), num_classes=3, width=4)),
     "efficient_cnn": (
         "efficient_cnn",
         dict(input_shape=(8, 8, 3), num_classes=3, width=4, squeeze_excite=True),
     ),
 }
-
-
-def tiny(key):
-    name, opts = TINY[key]
-    return models.build(name, **opts)
-
-
-def batch(model, n=4, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 1, (n, *model.input_shape[1:])).astype("float32")
-    y = rng.integers(0, model.output_shape[-1], n).astype("int32")
-    return x, y
 
 
 def test_registry_lists_described_names():
@@ -94,28 +85,6 @@ def test_registry_lists_described_names():
         assert expected in names
     for name in names:
         assert models.describe(name) and models.REGISTRY[name] == models.describe(name)
-
-
-def test_every_family_builds_trains_predicts_and_round_trips(tmp_path):
-    # One test for all families (each test costs a clear_session): failures name the family.
-    for key in sorted(TINY):
-        model = tiny(key)
-        x, y = batch(model)
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
-        before = [w.copy() for w in model.get_weights()]
-        loss = model.train_on_batch(x, y)
-        assert np.isfinite(loss), key
-        assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights())), key
-        pred = model.predict(x, verbose=0)
-        assert pred.shape == (len(x), model.output_shape[-1]), key
-        np.testing.assert_allclose(pred.sum(axis=-1), 1.0, rtol=1e-5, err_msg=key)
-
-        path = tmp_path / f"{key}.keras"
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        assert type(loaded) is type(model), key
-        assert loaded.get_config() == model.get_config(), key
-        np.testing.assert_array_equal(loaded.predict(x, verbose=0), pred, err_msg=key)
 
 
 SLIM = {"width": 2, "growth_rate": 2, "width_multiplier": 0.0625, "alpha": 0.125}
