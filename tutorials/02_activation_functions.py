@@ -124,6 +124,8 @@ print(report[report.index("## Recommendations") :])
 # %% [markdown]
 # **What it shows.** Sigmoid trains slowest or not at all in a 10-layer MLP (its gradient at the
 # first layer is ~10⁻⁶ of the last layer's); tanh does better (zero-centred, slope up to 1);
-# the ReLU family and the smooth activations train well, ReLU with a share of dead units;
-# SELU, designed for deep fully-connected nets without normalization, is usually among the
-# best here. Error bars show how much of a difference is just the seed.
+# the ReLU family and the smooth activations (with He initialization) train well, ReLU with a
+# share of dead units. SELU, designed for deep fully-connected nets without normalization, is
+# sensitive to the optimizer: with this momentum SGD some seeds diverge, which is exactly what
+# the "stability across seeds" column is for. Error bars show how much of a difference is just
+# the seed.
