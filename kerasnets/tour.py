@@ -10,6 +10,8 @@ The tour runs these steps and writes one run directory::
         dead_neurons.png      [diagnostics] share of dead ReLU units per layer and epoch
         diagnostics.json      [diagnostics] the monitors' full histories
         tflite/               [deploy] float32 and int8 .tflite, bundle, comparison table
+        experiments/          [experiments] the three hands-on projects, one seed, fast mode:
+                              activations/, resnet-vs-plain/, efficient/ (report.md + figures)
 
 1. **train**: the zoo's MLP on flattened digits, with a Keras progress bar, evaluated on the
    held-out test set; the dead-neuron and gradient-flow monitors watch every epoch.
@@ -17,6 +19,9 @@ The tour runs these steps and writes one run directory::
 3. **deploy**: export to TFLite as float32 and full-integer int8, evaluated in the LiteRT
    interpreter; prints the size/latency/accuracy table (on JAX and PyTorch the conversion runs
    in a TensorFlow subprocess).
+4. **experiments**: a short pass over the lecture's hands-on projects (activation comparison,
+   ResNet vs plain network, efficient CNN) with one seed on digits, in fast mode; each writes a
+   report with its figures. ``kerasnets run NAME`` runs the full versions.
 
 The directory is assembled under a temporary name and renamed when complete, so an interrupted
 tour leaves nothing half-written; an existing directory is only replaced with ``force=True``.
@@ -34,7 +39,7 @@ from pathlib import Path
 
 from kerasnets import io
 
-STEPS = ("train", "diagnostics", "deploy")
+STEPS = ("train", "diagnostics", "deploy", "experiments")
 
 
 def default_run_dir(prefix: str = "tour") -> Path:
@@ -174,6 +179,11 @@ def run_tour(
             say(number, "deploy: TFLite float32 and int8, evaluated in the LiteRT interpreter")
             summary["deploy"] = _deploy(model, x_train, y_train, x_test, y_test, tmp, verbose)
             written.append("tflite/")
+        if "experiments" in steps:
+            number += 1
+            say(number, "experiments: the hands-on projects, one seed each, fast mode")
+            summary["experiments"] = _experiments(tmp, verbose)
+            written.append("experiments/")
         summary["seconds"] = round(time.time() - started, 2)
         io.write_json(tmp / "metrics.json", summary)
     summary["run_dir"] = str(out_dir)
@@ -218,3 +228,20 @@ def _deploy(model, x_train, y_train, x_test, y_test, run_dir, verbose):
         verbose=bool(verbose),
     )
     return {"rows": result["rows"]}
+
+
+def _experiments(run_dir, verbose):
+    from kerasnets import experiments
+
+    done = experiments.tour_pass(run_dir / "experiments", seeds=1, fast=True, verbose=verbose)
+    result = {}
+    for name, info in done.items():
+        # The report path points into the temporary directory; record it relative to the run.
+        report = Path(info["report"])
+        result[name] = {
+            "report": str(Path("experiments") / name / report.name),
+            "seconds": info["seconds"],
+        }
+        if verbose:
+            print(f"    {name:<16} {info['seconds']:6.1f} s  -> {result[name]['report']}")
+    return result

@@ -54,16 +54,42 @@ def test_tour_json_and_force(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_full_tour_exports_int8_tflite(tmp_path, capsys):
+def test_full_tour_runs_every_step(tmp_path, capsys):
+    """The main job end to end: train, diagnostics, TFLite int8, the three experiments."""
     out = tmp_path / "tour"
     assert main(["tour", "--out", str(out), "--epochs", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "[3/3] deploy" in printed and "| tflite int8 |" in printed
+    assert "[3/4] deploy" in printed and "| tflite int8 |" in printed
+    assert "[4/4] experiments" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     rows = {row["variant"]: row for row in metrics["deploy"]["rows"]}
     assert rows["tflite int8"]["bytes"] * 2 < rows["tflite float32"]["bytes"]
     assert rows["tflite int8"]["top1_agreement"] > 0.9
     assert (out / "tflite").is_dir() and list((out / "tflite").rglob("*.tflite"))
+    assert sorted(metrics["experiments"]) == ["activations", "efficient", "resnet-vs-plain"]
+    for info in metrics["experiments"].values():
+        report = out / info["report"]
+        assert report.is_file() and "![" in report.read_text()  # embeds its figures
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+
+
+def test_experiments_step_writes_into_the_run_directory(tmp_path, monkeypatch):
+    """The wiring of the experiments step (the experiments themselves are tested on their own)."""
+    from kerasnets import experiments
+
+    calls = []
+
+    def fake_tour_pass(out_dir, seeds, fast, verbose):
+        calls.append((out_dir.name, seeds, fast))
+        (out_dir / "activations").mkdir(parents=True)
+        (out_dir / "activations" / "report.md").write_text("# report\n")
+        return {"activations": {"report": out_dir / "activations" / "report.md", "seconds": 1.0}}
+
+    monkeypatch.setattr(experiments, "tour_pass", fake_tour_pass)
+    summary = run_tour(tmp_path / "t", epochs=1, steps=("train", "experiments"), verbose=0)
+    assert calls == [("experiments", 1, True)]
+    report = summary["experiments"]["activations"]["report"]
+    assert (tmp_path / "t" / report).read_text() == "# report\n"
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument(
         "--steps",
-        default="train,diagnostics,deploy",
-        help="comma-separated steps to run: train, diagnostics, deploy (default: all)",
+        default="train,diagnostics,deploy,experiments",
+        help="comma-separated steps to run: train, diagnostics, deploy, experiments (default: all)",
     )
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
