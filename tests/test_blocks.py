@@ -176,7 +176,7 @@ def test_all_blocks_train_a_step_in_one_model():
     x = blocks.apply_highway(x, activation="selu")
     outputs = keras.layers.Dense(2, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")  # compiled step
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(4, 8, 8, 3)).astype("float32")
     y = np.array([0, 1, 0, 1])
