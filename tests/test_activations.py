@@ -139,7 +139,9 @@ def test_initializer_for():
     assert activations.initializer_for("leaky_relu") == "he_normal"
     assert activations.initializer_for("prelu") == "he_normal"
     assert activations.initializer_for("selu") == "lecun_normal"
-    for name in ("sigmoid", "tanh", "gelu", "swish", "elu", "linear"):
+    for name in ("elu", "gelu", "swish", "silu"):
+        assert activations.initializer_for(name) == "he_normal"
+    for name in ("sigmoid", "tanh", "linear"):
         assert activations.initializer_for(name) == "glorot_uniform"
 
 
