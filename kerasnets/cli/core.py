@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from kerasnets.cli import int_at_least
+
 ORDER = 0
 
 
@@ -14,7 +16,7 @@ def register(sub):
 
     p = sub.add_parser("tour", help="train, evaluate and save a model on the embedded digits data")
     p.add_argument("--out", help="run directory to write (default: runs/tour-<time>)")
-    p.add_argument("--epochs", type=_positive_int, default=15, help="training epochs (15)")
+    p.add_argument("--epochs", type=int_at_least(1), default=15, help="training epochs (15)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument(
         "--steps",
@@ -24,18 +26,6 @@ def register(sub):
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=tour)
-
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _version(dist):

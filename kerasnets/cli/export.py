@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kerasnets.cli import int_at_least
+
 ORDER = 60
 
 QUANTIZE = ("none", "float16", "dynamic", "int8", "int8-full")
@@ -23,16 +25,6 @@ def _sparsity(text):
         raise argparse.ArgumentTypeError(f"expected a sparsity in [0, 1), got {text!r}") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a sparsity in [0, 1), got {text!r}")
-    return value
-
-
-def _clusters(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
     return value
 
 
@@ -57,7 +49,7 @@ def register(sub):
     )
     p.add_argument(
         "--cluster",
-        type=_clusters,
+        type=int_at_least(2),
         metavar="K",
         help="cluster each kernel to K shared values with fine-tuning",
     )
