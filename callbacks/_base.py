@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+import weakref
 
 import keras
 import numpy as np
 
 from callbacks._probe import LayerTree, prepare_probe
+
+# model -> {key: (fit params, (epoch, batch), value)}: what one check computed, for the other
+# monitors of the same fit that check at the same moment (see Monitor._shared).
+_SHARED = weakref.WeakKeyDictionary()
 
 
 class TrainingDiagnosticWarning(UserWarning):
@@ -23,6 +29,20 @@ def sync_state(model) -> None:
     sync = getattr(model, "jax_state_sync", None)
     if sync is not None:
         sync()
+
+
+def fingerprint(*arrays) -> str:
+    """A digest of the contents, shapes and dtypes of (nested structures of) arrays."""
+    digest = hashlib.blake2b(digest_size=16)
+    for tree in arrays:
+        for a in keras.tree.flatten(tree) if tree is not None else [None]:
+            if a is None:
+                digest.update(b"None")
+                continue
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.shape}{a.dtype.str}".encode())
+            digest.update(a.data)
+    return digest.hexdigest()
 
 
 def _positive_int_or_none(value, name):
@@ -79,6 +99,7 @@ class Monitor(keras.callbacks.Callback):
             raise ValueError(f"{name} needs the probe targets y_probe, got None")
         self.every_n_batches = _positive_int_or_none(every_n_batches, "every_n_batches")
         self.x_probe, self.y_probe = prepare_probe(x_probe, y_probe, probe_size, seed, name)
+        self._probe_key = fingerprint(self.x_probe, self.y_probe)
         if layers is not None and not isinstance(layers, (str, list, tuple)):
             raise ValueError(f"layers must be None or a list of layer names, got {layers!r}")
         self.layer_names_requested = layers
@@ -99,12 +120,20 @@ class Monitor(keras.callbacks.Callback):
         self._epoch = 0
         self._epochs_begun = 0
         self._batches = 0
+        self._moment = None  # (epoch, batch) while a check inside fit computes
 
     # -- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         self._reset()
-        self._prepare(self.model)
+        self._moment = (0, None)
+        try:
+            self._prepare(self.model)
+        finally:
+            self._moment = None
         self._record(0, None, self._computed)  # epoch 0: the weights training starts from
+
+    def on_train_end(self, logs=None):
+        _SHARED.pop(self.model, None)  # nothing is shared across fits: free the probe outputs
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -191,7 +220,13 @@ class Monitor(keras.callbacks.Callback):
                 ) from error
 
     def _record(self, epoch, batch, computed=None):
-        per_layer, summary = computed or self._compute()
+        if computed is None:
+            self._moment = (epoch, batch)
+            try:
+                computed = self._compute()
+            finally:
+                self._moment = None
+        per_layer, summary = computed
         self.checks["epoch"].append(int(epoch))
         self.checks["batch"].append(None if batch is None else int(batch))
         for layer, values in per_layer.items():
@@ -208,6 +243,29 @@ class Monitor(keras.callbacks.Callback):
 
     def _inspect(self, per_layer, summary, where):
         pass
+
+    def _shared(self, key, compute):
+        """``compute()``, or its value from another monitor of this ``fit`` that computed the
+        same ``key`` at the same check (same epoch and batch, so the same weights).
+
+        The monitors of one ``fit`` get the same ``params`` dict from Keras, which tells them
+        apart from those of another ``fit``. Dead-unit and activation statistics share one
+        forward pass over the probe, gradient flow and explosion one gradient. Outside ``fit``
+        (``measure``) nothing is shared.
+        """
+        params = self.params
+        if self._moment is None or not params:
+            return compute()
+        try:
+            entries = _SHARED.setdefault(self._model, {})
+        except TypeError:  # a model that cannot be weakly referenced
+            return compute()
+        entry = entries.get(key)
+        if entry is not None and entry[0] is params and entry[1] == self._moment:
+            return entry[2]
+        value = compute()
+        entries[key] = (params, self._moment, value)
+        return value
 
     def _warn(self, key, message):
         if key in self._warned:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks._base import Monitor, _fraction, _positive_int_or_none, sync_state
-from callbacks._probe import LayerOutputs, is_activation_layer
+from callbacks._base import Monitor, _fraction, _positive_int_or_none
+from callbacks._probe import LayerOutputs, is_activation_layer, layer_outputs
 
 
 class DeadNeuronMonitor(Monitor):
@@ -84,12 +84,13 @@ class DeadNeuronMonitor(Monitor):
         self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
 
     def _compute(self):
-        sync_state(self._model)
-        outputs = self._outputs(self.x_probe)
+        outputs = layer_outputs(self)
         per_layer, dead_total, units_total = {}, 0, 0
         for name, a in outputs.items():
             units = a.shape[-1]
-            alive = (np.abs(a.reshape(-1, units)) > self.atol).any(axis=0)
+            a = a.reshape(-1, units)
+            # Dead: |a| <= atol on every sample (NaN is not zero); any() is the fast exact test.
+            alive = a.any(axis=0) if self.atol == 0 else ~(np.abs(a) <= self.atol).all(axis=0)
             dead = int(units - alive.sum())
             per_layer[name] = {
                 "dead_unit_fraction": dead / units,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from callbacks._base import Monitor, _positive
-from callbacks.gradient_flow import gradient_stats, layer_gradients
+from callbacks.gradient_flow import gradient_sums, layer_norm, weight_groups
 
 _REMEDIES = (
     "Remedies: gradient clipping (e.g. optimizer clipnorm=1.0), a lower learning rate, "
@@ -114,7 +114,7 @@ class GradientExplosionMonitor(Monitor):
         self.layer_names = [n for n, layer in tree.layers.items() if layer.trainable_weights]
         if not self.layer_names:
             raise ValueError(f"model {tree.model.name!r} has no trainable weights to watch")
-        self._owners = tree.weight_owners()
+        self._groups = weight_groups(tree, self.layer_names)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_batches is None and logs and "loss" in logs:
@@ -175,11 +175,10 @@ class GradientExplosionMonitor(Monitor):
         self._recent.append(current)
 
     def _compute(self):
-        loss, grouped = layer_gradients(self, self._owners, self.layer_names)
-        per_layer = {}
-        for name, weights in grouped.items():
-            stats = gradient_stats(weights)
-            per_layer[name] = {"grad_norm": stats["grad_norm"]}
+        loss, sums = gradient_sums(self)
+        per_layer = {
+            name: {"grad_norm": layer_norm(weights, sums)} for name, weights in self._groups.items()
+        }
         total = float(np.sqrt(sum(s["grad_norm"] ** 2 for s in per_layer.values())))
         return per_layer, {"explosion_grad_norm": total, "probe_loss": loss}
 

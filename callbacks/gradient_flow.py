@@ -2,45 +2,81 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from callbacks._base import Monitor, _positive
 
 
-def layer_gradients(monitor, tree_owners, names):
-    """``(loss, {layer: {weight_name: gradient}})`` on the monitor's probe, current weights."""
+def weight_groups(tree, names) -> dict[str, list[tuple[str, int]]]:
+    """``{layer: [(weight key, index in model.trainable_variables), ...]}`` for ``names``.
+
+    The weight key is the weight's name (``kernel``, ``bias``), with a suffix when a composite
+    layer holds two weights of one name.
+    """
+    owners = tree.weight_owners()
+    groups = {name: [] for name in names}
+    for index, variable in enumerate(tree.model.trainable_variables):
+        owner = owners.get(id(variable))
+        if owner is None or owner[0] not in groups:
+            continue
+        layer, weight = owner
+        taken = {key for key, _ in groups[layer]}
+        key, i = weight, 1
+        while key in taken:
+            i += 1
+            key = f"{weight}_{i}"
+        groups[layer].append((key, index))
+    return groups
+
+
+def gradient_sums(monitor):
+    """``(loss, [(L2 norm, sum of |g|, size) per trainable variable])`` of the monitor's loss
+    on its probe at the current weights, from :func:`kerasnets.backend.loss_and_gradients`.
+
+    Computed once per check for the monitors of a ``fit`` that use the same probe, loss and mode
+    (gradient flow and explosion).
+    """
     from kerasnets.backend import loss_and_gradients
 
-    model = monitor._model
-    loss, grads = loss_and_gradients(
-        model, monitor.x_probe, monitor.y_probe, loss=monitor.loss, training=monitor.training
-    )
-    wanted = set(names)
-    grouped = {name: {} for name in names}
-    for variable, gradient in zip(model.trainable_variables, grads.values()):
-        owner = tree_owners.get(id(variable))
-        if owner is not None and owner[0] in wanted:
-            layer, weight = owner
-            key = weight
-            i = 1
-            while key in grouped[layer]:  # two weights with one name in a composite layer
-                i += 1
-                key = f"{weight}_{i}"
-            grouped[layer][key] = gradient.astype(np.float64)
-    return loss, grouped
+    def compute():
+        loss, grads = loss_and_gradients(
+            monitor._model,
+            monitor.x_probe,
+            monitor.y_probe,
+            loss=monitor.loss,
+            training=monitor.training,
+        )
+        sums = []
+        for g in grads.values():
+            g = np.abs(g.astype(np.float64, copy=False))  # (not g @ g: BLAS threads cost more)
+            sums.append((math.sqrt(np.square(g).sum()), float(g.sum()), g.size))
+        return loss, sums
+
+    loss = monitor.loss
+    loss_key = loss if loss is None or isinstance(loss, str) else id(loss)
+    key = ("gradients", monitor._probe_key, loss_key, monitor.training)
+    return monitor._shared(key, compute)
 
 
-def gradient_stats(weights: dict) -> dict:
+def layer_norm(weights, sums) -> float:
+    """The L2 norm of a layer's whole gradient from its weights' norms."""
+    return math.sqrt(sum(sums[i][0] ** 2 for _, i in weights))
+
+
+def gradient_stats(weights, sums) -> dict:
     """``grad_norm`` and ``grad_mean_abs`` of a layer, and ``<weight>_grad_norm`` /
-    ``<weight>_grad_mean_abs`` per weight (``kernel_grad_norm``, ``bias_grad_norm``, ...)."""
-    flat = np.concatenate([g.ravel() for g in weights.values()])
+    ``<weight>_grad_mean_abs`` per weight (``kernel_grad_norm``, ``bias_grad_norm``, ...), from
+    the layer's ``[(weight key, variable index)]`` and :func:`gradient_sums`' sums."""
     stats = {
-        "grad_norm": float(np.sqrt(np.sum(flat**2))),
-        "grad_mean_abs": float(np.mean(np.abs(flat))),
+        "grad_norm": layer_norm(weights, sums),
+        "grad_mean_abs": sum(sums[i][1] for _, i in weights) / sum(sums[i][2] for _, i in weights),
     }
-    for weight, g in weights.items():
-        stats[f"{weight}_grad_norm"] = float(np.sqrt(np.sum(g**2)))
-        stats[f"{weight}_grad_mean_abs"] = float(np.mean(np.abs(g)))
+    for key, i in weights:
+        norm, absolute, size = sums[i]
+        stats[f"{key}_grad_norm"] = norm
+        stats[f"{key}_grad_mean_abs"] = absolute / size
     return stats
 
 
@@ -132,11 +168,11 @@ class GradientFlowMonitor(Monitor):
         empty = [n for n in self.layer_names if not tree.layers[n].trainable_weights]
         if empty:
             raise ValueError(f"layers {empty} have no trainable weights, so no gradient")
-        self._owners = tree.weight_owners()
+        self._groups = weight_groups(tree, self.layer_names)
 
     def _compute(self):
-        loss, grouped = layer_gradients(self, self._owners, self.layer_names)
-        per_layer = {name: gradient_stats(w) for name, w in grouped.items()}
+        loss, sums = gradient_sums(self)
+        per_layer = {name: gradient_stats(w, sums) for name, w in self._groups.items()}
         last = per_layer[self.layer_names[-1]]["grad_norm"]
         first = per_layer[self.layer_names[0]]["grad_norm"]
         for stats in per_layer.values():

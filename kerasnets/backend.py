@@ -84,6 +84,15 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     Nothing of the model changes. On JAX the trainer state is synced first, so this also works
     from a callback in the middle of ``fit``.
     """
+    paths, value, grads = _evaluate(model, x, y, loss, training, sample_weight)
+    return value, {
+        p: np.asarray(g, dtype=np.float64 if g.dtype == np.float64 else np.float32)
+        for p, g in zip(paths, grads)
+    }
+
+
+def _evaluate(model, x, y, loss, training, sample_weight):
+    """``(paths, loss, gradients)`` from the model's compiled gradient function."""
     import keras
 
     if not model.built:
@@ -107,15 +116,15 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     y = keras.ops.convert_to_tensor(y)
     if sample_weight is not None:
         sample_weight = keras.ops.convert_to_tensor(sample_weight)
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
     key = (loss if isinstance(loss, str) else id(loss), training, sample_weight is None)
-    fn = _cached(model, key, loss, lambda: compile_fn(_loss_function(model, loss_fn, training)))
-    value, grads = fn(trainable, non_trainable, x, y, sample_weight)
-    return float(value), {
-        p: np.asarray(g, dtype=np.float64 if g.dtype == np.float64 else np.float32)
-        for p, g in zip(paths, grads)
-    }
+    fn = _cached(
+        model,
+        key,
+        loss,
+        lambda: compile_fn(model, _loss_function(model, loss_fn, training)),
+    )
+    value, out = fn(x, y, sample_weight)
+    return paths, float(value), out
 
 
 # Compiled gradient functions per model: the JAX and TensorFlow versions are traced once per
@@ -138,6 +147,8 @@ def _cached(model, key, loss, make):
 
 
 def _loss_function(model, loss_fn, training):
+    model = weakref.proxy(model)  # the cache entry must not keep its own key alive
+
     def loss_of(trainable, non_trainable, x, y, sample_weight):
         y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=training)
         return loss_fn(y, y_pred, sample_weight=sample_weight)
@@ -145,42 +156,58 @@ def _loss_function(model, loss_fn, training):
     return loss_of
 
 
-def _compile_tensorflow(loss_of):
+# Each ``_compile_*(model, loss_of)`` returns ``run(x, y, sample_weight) -> (loss, gradients)``
+# reading the model's current weights at every call. They hold the model through a weak proxy,
+# so that the cache (weakly keyed by the model) lets the model go.
+
+
+def _compile_tensorflow(model, loss_of):
+    model = weakref.proxy(model)
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
-    def value_and_grads(trainable, non_trainable, x, y, sample_weight):
+    def value_and_grads(x, y, sample_weight):
+        # The variables are read inside the function (their current values at each call),
+        # which keeps the call signature to the data.
+        trainable = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             value = loss_of(trainable, non_trainable, x, y, sample_weight)
         grads = tape.gradient(value, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return value, grads
 
-    def run(trainable, non_trainable, x, y, sample_weight):
-        trainable = [tf.convert_to_tensor(v) for v in trainable]  # tensors, not variables
-        value, grads = value_and_grads(trainable, non_trainable, x, y, sample_weight)
+    def run(x, y, sample_weight):
+        value, grads = value_and_grads(x, y, sample_weight)
         return value.numpy(), [g.numpy() for g in grads]
 
     return run
 
 
-def _compile_jax(loss_of):
+def _compile_jax(model, loss_of):
+    model = weakref.proxy(model)
     import jax
 
-    value_and_grads = jax.jit(jax.value_and_grad(loss_of))
+    compiled = jax.jit(jax.value_and_grad(loss_of))
 
-    def run(trainable, non_trainable, x, y, sample_weight):
-        value, grads = value_and_grads(trainable, non_trainable, x, y, sample_weight)
+    def run(x, y, sample_weight):
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        value, grads = compiled(trainable, non_trainable, x, y, sample_weight)
         return np.asarray(value), [np.asarray(g) for g in grads]
 
     return run
 
 
-def _compile_torch(loss_of):
+def _compile_torch(model, loss_of):
+    model = weakref.proxy(model)
     import torch
 
-    def run(trainable, non_trainable, x, y, sample_weight):
-        trainable = [v.detach().clone().requires_grad_(True) for v in trainable]
+    def run(x, y, sample_weight):
+        trainable = [
+            v.value.detach().clone().requires_grad_(True) for v in model.trainable_variables
+        ]
+        non_trainable = [v.value for v in model.non_trainable_variables]
         value = loss_of(trainable, non_trainable, x, y, sample_weight)
         grads = torch.autograd.grad(value, trainable, allow_unused=True)
         grads = [torch.zeros_like(v) if g is None else g for v, g in zip(trainable, grads)]

@@ -119,6 +119,24 @@ def test_mid_fit_gradients_see_the_current_weights():
         )
 
 
+def test_compiled_gradient_reads_the_current_weights_and_lets_the_model_go():
+    import gc
+    import weakref
+
+    model, x, y = small_model()
+    first, _ = loss_and_gradients(model, x, y, loss=LOSS)
+    model.layers[-1].bias.assign(np.full(model.layers[-1].bias.shape, 0.5, "float32"))
+    second, grads = loss_and_gradients(model, x, y, loss=LOSS)  # same compiled function
+    clone, _, _ = small_model()
+    clone.set_weights(model.get_weights())
+    assert second != first
+    assert second == pytest.approx(loss_and_gradients(clone, x, y, loss=LOSS)[0], rel=1e-6)
+    ref = weakref.ref(model)
+    del model, grads
+    gc.collect()
+    assert ref() is None, "the gradient cache keeps the model alive"
+
+
 def test_bad_input_is_rejected_before_work():
     model, x, y = small_model()
     with pytest.raises(ValueError, match="needs a loss"):

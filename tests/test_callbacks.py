@@ -225,6 +225,72 @@ def test_history_logs_json_and_plots(digits, tmp_path):
     assert heat.get_images()[0].norm.__class__.__name__ == "LogNorm"
 
 
+def test_monitors_of_one_fit_share_a_checks_forward_pass_and_gradient(digits, monkeypatch):
+    import kerasnets.backend
+    from callbacks import _probe
+
+    x, y = digits
+    counts = {"forward": 0, "gradient": 0}
+    forward, gradient = _probe.LayerOutputs.__call__, kerasnets.backend.loss_and_gradients
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(_probe.LayerOutputs, "__call__", counted("forward", forward))
+    monkeypatch.setattr(kerasnets.backend, "loss_and_gradients", counted("gradient", gradient))
+    model = mlp(depth=4, activation="relu", init="he_normal")
+    monitors = [
+        DeadNeuronMonitor(x),
+        ActivationStatsMonitor(x),
+        GradientFlowMonitor(x, y),
+        GradientExplosionMonitor(x, y),
+    ]
+    fit(model, x, y, monitors, epochs=2)
+    # Three checks (initial weights, two epochs): one forward pass and one gradient each.
+    assert counts == {"forward": 3, "gradient": 3}
+    # Shared results are the ones each monitor computes on its own.
+    for monitor in monitors:
+        alone = monitor.measure()
+        last = {
+            layer: {k: v[-1] for k, v in keys.items()} for layer, keys in monitor.history.items()
+        }
+        assert last.keys() == alone["layers"].keys()
+        for layer, values in alone["layers"].items():
+            for key, value in values.items():
+                assert last[layer][key] == pytest.approx(value, rel=1e-5), (layer, key)
+    # Another probe, or the same monitors in the next fit, compute afresh.
+    other = DeadNeuronMonitor(x[::-1].copy())
+    counts.update(forward=0, gradient=0)
+    fit(model, x, y, monitors[:1] + [other], epochs=1)
+    assert counts["forward"] == 4
+
+
+def test_histogram_is_numpys_on_the_finite_values():
+    from callbacks.activation_stats import sorted_histogram
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(0, 500))
+        a = (rng.standard_normal(n) * 10 ** rng.uniform(-6, 6)).astype("float32")
+        kind = trial % 4
+        if kind == 1:
+            a = np.maximum(a, 0)  # many exact zeros, an edge at 0
+        elif kind == 2 and n:
+            a[:] = a[0]  # constant: numpy widens the range by 0.5 each side
+        elif kind == 3 and n > 3:
+            a[:3] = [np.nan, np.inf, -np.inf]
+        bins = int(rng.integers(1, 40))
+        counts, edges = sorted_histogram(np.sort(a), bins)
+        finite = a[np.isfinite(a)].astype(np.float64)
+        expected_counts, expected_edges = np.histogram(finite, bins)
+        assert counts.tolist() == expected_counts.tolist(), trial
+        assert edges.tolist() == expected_edges.tolist(), trial
+
+
 def test_every_n_batches_and_nested_models(digits):
     x, y = digits
     inner_in = keras.Input((32,))
