@@ -6,6 +6,7 @@ A model trained here (on JAX or torch too) exports and evaluates with one call: 
 
 import subprocess
 import sys
+from functools import partial
 
 import keras
 import numpy as np
@@ -99,7 +100,50 @@ def test_convert_validates_before_work(tmp_path):
         tflite.convert(model, tmp_path / "a.tflite", "int8", np.zeros((4, 8, 8, 1)))
     with pytest.raises(ValueError, match="io_dtype"):
         tflite.convert(model, tmp_path / "a.tflite", "int8", np.zeros((4, 64)), io_dtype="uint8")
+    with pytest.raises(ValueError, match="per_channel='dense' is not supported"):
+        tflite.convert(model, tmp_path / "a.tflite", "int8", np.zeros((4, 64)), per_channel="dense")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_weight_scales_and_where_the_bytes_go(tmp_path):
+    """Default int8: one scale per Dense kernel, one per channel for conv kernels; no float copy
+    of any weight. Per-channel Dense pays 12 bytes (float32 scale + int64 zero point) per channel
+    on the kernel and again on the bias, which is why the default is per tensor for Dense."""
+    keras.utils.set_random_seed(0)
+    dense = partial(keras.layers.Dense, bias_initializer="random_normal")  # zero biases fold
+    inputs = keras.Input((64,))
+    h = dense(512, activation="relu")(inputs)
+    h = dense(256, activation="relu")(h)
+    mlp = keras.Model(inputs, dense(10)(h))
+    x = np.random.default_rng(0).random((16, 64), dtype="float32")
+    jobs = {
+        tmp_path / "f32.tflite": {},
+        tmp_path / "int8.tflite": {"quantize": "int8"},
+        tmp_path / "pc.tflite": {"quantize": "int8", "per_channel": True},
+        tmp_path / "pt.tflite": {"quantize": "int8", "per_channel": False},
+    }
+    f32, i8, pc, pt = (tflite.size_breakdown(p) for p in tflite.convert_many(mlp, jobs, x))
+    kernels = 64 * 512 + 512 * 256 + 256 * 10
+    assert f32["constants"] == {"float32": 4 * mlp.count_params()}
+    for result in (i8, pc, pt):
+        assert result["constants"] == {"int32": 4 * (512 + 256 + 10), "int8": kernels}
+    assert [t["scales"] for t in i8["tensors"]] == [1] * 6
+    assert i8["bytes"] == pt["bytes"]  # Dense-only: the default is per tensor
+    assert pc["quant_params"] - i8["quant_params"] == 2 * 12 * (512 + 256 + 10 - 3)
+    assert f32["bytes"] / i8["bytes"] >= 3.8
+    assert f32["bytes"] / pc["bytes"] < 3.6
+    assert i8["other"] < 4000 and pc["other"] < 4000  # graph, names, signature: small
+
+    model = _cnn()
+    images = np.random.default_rng(0).random((16, 8, 8, 1), dtype="float32")
+    scales = {
+        len(t["shape"]): t["scales"]
+        for t in tflite.size_breakdown(
+            tflite.convert(model, tmp_path / "cnn.tflite", "int8", images)
+        )["tensors"]
+        if t["dtype"] == "int8"
+    }
+    assert scales == {4: 8, 2: 1}  # conv kernels per channel (8 filters), Dense per tensor
 
 
 def test_twin_reproduces_outputs_and_lists_unsupported_layers():
@@ -158,6 +202,28 @@ def test_cli_export_bundle_and_evaluate(trained_mlp, tmp_path, capsys):
     assert main(["evaluate-tflite", str(files["int8-full"]), "--data", "digits", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 360 and report["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize(
+    "flag, per_channel",
+    [([], "conv"), (["--scales", "channel"], True), (["--scales", "tensor"], False)],
+)
+def test_cli_export_scales_option(flag, per_channel, monkeypatch, tmp_path, capsys):
+    import kerasnets.tflite
+
+    seen = {}
+
+    def fake_export(model, out, **options):
+        seen.update(options)
+        return {"rows": []}
+
+    monkeypatch.setattr(kerasnets.tflite, "export_model", fake_export)
+    main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "o"), "--json", *flag])
+    assert seen["per_channel"] == per_channel
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "m.keras", "--scales", "row"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'row'" in capsys.readouterr().err
 
 
 def test_cli_export_bad_input_is_one_line_and_writes_nothing(trained_mlp, tmp_path, capsys):

@@ -16,6 +16,8 @@ from kerasnets.cli import int_at_least
 ORDER = 60
 
 QUANTIZE = ("none", "float16", "dynamic", "int8", "int8-full")
+# --scales -> kerasnets.tflite's per_channel (see kerasnets.tflite.conversion)
+SCALES = {"conv": "conv", "channel": True, "tensor": False}
 
 
 def _sparsity(text):
@@ -37,9 +39,11 @@ def register(sub):
     p.add_argument("--quantize", choices=QUANTIZE, default="int8", help="PTQ mode (int8)")
     p.add_argument("--io-dtype", choices=("int8", "uint8"), help="int8-full I/O type (int8)")
     p.add_argument(
-        "--per-tensor",
-        action="store_true",
-        help="one quantization scale per weight tensor (smaller) instead of per channel",
+        "--scales",
+        choices=tuple(SCALES),
+        default="conv",
+        help="int8 weight scales: per channel for conv kernels and per tensor for Dense "
+        "(conv, default), per channel everywhere (channel) or per tensor everywhere (tensor)",
     )
     p.add_argument(
         "--prune",
@@ -96,7 +100,7 @@ def export(args) -> int:
             cluster=args.cluster,
             qat=args.qat,
             io_dtype=args.io_dtype,
-            per_channel=not args.per_tensor,
+            per_channel=SCALES[args.scales],
             epochs=args.epochs,
             runs=args.runs,
             force=args.force,

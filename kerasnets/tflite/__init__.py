@@ -6,7 +6,7 @@
   itself; failures raise :class:`ConversionError` (one line, full log in ``.detail``).
 * :func:`evaluate`, :class:`TFLiteModel` — run a file in the LiteRT interpreter
   (``ai_edge_litert``): accuracy, max |Δ| and top-1 agreement against Keras, batch-1 latency at
-  1 and N threads, raw and gzip size.
+  1 and N threads, raw and gzip size; :func:`size_breakdown` — where a file's bytes go.
 * :func:`to_tf_keras`, :func:`tfmot_export` — the ``tf_keras`` twin of a Keras 3 model, and
   tfmot's QAT / pruning / clustering / collaborative optimization through it.
 * :func:`write_bundle` — ``model.tflite``, ``labels.txt``, ``model.json``, a runnable example.
@@ -31,6 +31,7 @@ Example:
 from kerasnets.tflite.bundle import write_bundle
 from kerasnets.tflite.conversion import (
     IO_DTYPES,
+    PER_CHANNEL_MODES,
     QUANTIZE_MODES,
     ConversionError,
     convert,
@@ -45,11 +46,18 @@ from kerasnets.tflite.pipeline import (
     tour_step,
 )
 from kerasnets.tflite.report import markdown, write_report
-from kerasnets.tflite.runtime import TFLiteModel, evaluate, file_sizes, io_details
+from kerasnets.tflite.runtime import (
+    TFLiteModel,
+    evaluate,
+    file_sizes,
+    io_details,
+    size_breakdown,
+)
 from kerasnets.tflite.twin import TECHNIQUES, tfmot_export, to_tf_keras
 
 __all__ = [
     "IO_DTYPES",
+    "PER_CHANNEL_MODES",
     "QUANTIZE_MODES",
     "TECHNIQUES",
     "ConversionError",
@@ -65,6 +73,7 @@ __all__ = [
     "markdown",
     "resolve_calibration",
     "run_in_tensorflow",
+    "size_breakdown",
     "tfmot_export",
     "to_tf_keras",
     "tour_step",

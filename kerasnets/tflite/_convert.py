@@ -39,7 +39,7 @@ def task_convert(model, calibration, jobs, num_calibration):
                 job["io_dtype"],
                 job["sparse"],
                 num_calibration,
-                job.get("per_channel", True),
+                job.get("per_channel", "conv"),
             )
             for job in jobs
         ]

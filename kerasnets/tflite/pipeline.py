@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasnets.tflite.conversion import QUANTIZE_MODES, check_options
+from kerasnets.tflite.conversion import QUANTIZE_MODES, check_options, check_per_channel
 
 
 def load_keras_model(path):
@@ -196,7 +196,7 @@ def export_model(
     qat: bool = False,
     io_dtype: str | None = None,
     sparse: bool | None = None,
-    per_channel: bool = True,
+    per_channel: bool | str = "conv",
     train=None,
     test=None,
     labels=None,
@@ -248,6 +248,7 @@ def export_model(
         raise ValueError(f"prune must be a sparsity in [0, 1), got {prune!r}")
     if cluster is not None and (int(cluster) != cluster or int(cluster) < 2):
         raise ValueError(f"cluster must be an integer >= 2, got {cluster!r}")
+    per_channel = check_per_channel(per_channel)
     check_output_dir(out, force)
     source = str(model) if not isinstance(model, keras.Model) else model.name
     if not isinstance(model, keras.Model):
