@@ -7,8 +7,18 @@ standard Keras trainers of TensorFlow, JAX and PyTorch run it unchanged:
 ``loss = α · CE(y, student) + (1 − α) · T² · KL(softmax(teacher / T) ‖ softmax(student / T))``
 
 (Hinton et al., 2015; the ``T²`` keeps the soft-target gradients at the scale of the hard
-ones). Metrics given to ``compile`` are computed on the student's predictions. After training,
-save ``distiller.student`` on its own.
+ones), plus the student's own regularization penalties, as ``Model.compute_loss`` adds them.
+Metrics given to ``compile`` are computed on the student's predictions. After training, save
+``distiller.student`` on its own.
+
+When it helps: the soft targets carry the teacher's "dark knowledge" (which wrong classes look
+alike), which matters most when the student sees few labels. On digits, a 64-32-10 student given
+5 labelled images per class and 200 full-batch Adam steps reaches 0.85 ± 0.02 test accuracy
+alone and 0.94 ± 0.01 distilled (T = 4, α = 0.1) from a 0.97 MLP teacher trained on all 1,437
+images, mean ± std over 5 seeds, alike on TensorFlow, JAX and PyTorch; given every label the
+student alone already matches the teacher (0.97) and distillation adds nothing (±0.5 points).
+Measured with ``python benchmarks/compression.py``. Distil for as many steps as the student
+alone needs: a student stopped early is no fairer a comparison than an untrained one.
 
 Example:
     >>> import keras, numpy as np
@@ -42,7 +52,8 @@ class Distiller(keras.Model):
         alpha: weight in [0, 1] of the hard-label loss (``1 - alpha`` on distillation).
         from_logits: whether both models output logits (default) or probabilities.
 
-    Labels are integer class indices (sparse categorical cross-entropy).
+    Labels are integer class indices (sparse categorical cross-entropy). Regularizers of the
+    student (weight and activity) are added to the loss; the frozen teacher's are not.
     """
 
     def __init__(self, teacher, student, temperature=4.0, alpha=0.1, from_logits=True, **kwargs):
@@ -81,7 +92,15 @@ class Distiller(keras.Model):
             per_example = per_example * ops.cast(
                 ops.reshape(sample_weight, (-1,)), per_example.dtype
             )
-        return ops.mean(per_example)
+        loss = ops.mean(per_example)
+        # The student's own penalties (weight and activity regularizers), which Model.compute_loss
+        # adds and a plain override would drop; read after the teacher's call so that its
+        # activity penalties (constants here) can be told apart and left out.
+        teacher_ids = {id(penalty) for penalty in self.teacher.losses}
+        for penalty in self.losses:
+            if id(penalty) not in teacher_ids:
+                loss = loss + ops.cast(penalty, loss.dtype)
+        return loss
 
     def compile(self, optimizer="adam", metrics=None, **kwargs):
         """Like ``Model.compile``; the loss is the distillation loss (no ``loss=`` needed)."""
