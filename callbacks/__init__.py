@@ -14,8 +14,8 @@ every epoch or every ``every_n_batches`` batches, and gives:
 Gradients come from :func:`kerasnets.backend.loss_and_gradients`; nothing of the training run
 changes. Monitors of one ``fit`` that check at the same moment share the work: one forward pass
 over the probe for the dead-unit and activation statistics, one gradient for gradient flow and
-explosion (given the same probe data). A model whose layer outputs cannot be reached, an empty probe set or an unknown layer
-name raises ``ValueError`` when training begins.
+explosion (given the same probe data). A model whose layer outputs cannot be reached, an empty
+probe set or an unknown layer name raises ``ValueError`` when training begins.
 
 Example:
     >>> import keras, numpy as np
