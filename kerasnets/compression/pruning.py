@@ -211,20 +211,26 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         if training:
             step = ops.add(self.pruning_step.value, 1)
             self.pruning_step.assign(step)
-            update, sparsity = self.pruning_schedule(step)
-            new_masks = []
-            for kernel, mask in zip(self.kernels, masks):
-                # No gradient flows into the mask computation (and none is traced for it).
-                masked = ops.stop_gradient(ops.multiply(kernel.value, mask))
-                new = ops.cond(
-                    update,
-                    lambda masked=masked: self.compute_mask_for(masked, sparsity),
-                    lambda mask=mask: ops.convert_to_tensor(mask),
-                )
-                new_masks.append(new)
-            for mask_var, new in zip(self.masks, new_masks):
+            schedule = self.pruning_schedule
+
+            def prune():
+                # Only on pruning steps: the target sparsity and the new masks. No gradient
+                # flows into the mask computation (and none is traced for it).
+                sparsity = schedule.target(step)
+                return [
+                    self.compute_mask_for(
+                        ops.stop_gradient(ops.multiply(kernel.value, mask)), sparsity
+                    )
+                    for kernel, mask in zip(self.kernels, masks)
+                ]
+
+            masks = ops.cond(
+                schedule.should_prune(step),
+                prune,
+                lambda: [ops.convert_to_tensor(mask) for mask in masks],
+            )
+            for mask_var, new in zip(self.masks, masks):
                 mask_var.assign(new)
-            masks = new_masks
         masked_ids = {id(k): i for i, k in enumerate(self.kernels)}
         mapping = []
         for var in self.layer.variables:
