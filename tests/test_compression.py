@@ -71,6 +71,31 @@ def test_pruning_reaches_80_percent_and_zeros_never_regrow():
     )
 
 
+def test_pruning_under_mixed_precision():
+    """Masks update under a mixed_float16 policy too (on PyTorch an autocast mask variable
+    would drop its assignment), and each wrapper computes in its layer's dtype policy."""
+    x, y = data(32)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(16, activation="relu", name="hidden"),
+                keras.layers.Dense(10, dtype="float32", name="logits"),
+            ]
+        )
+        pruned = compression.prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1))
+        pruned.compile("sgd", loss())
+        pruned.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        out = pruned.predict(x[:2], verbose=0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert compression.kernel_sparsity(pruned) == {"hidden": 0.5, "logits": 0.5}
+    assert out.dtype == np.float32  # the float32 classifier stays float32
+
+
 def test_schedules_match_tfmot():
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_schedule as tfmot
 

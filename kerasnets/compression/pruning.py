@@ -155,6 +155,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.kind, self.m_by_n = parse_structure(structure)
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        kwargs.setdefault("dtype", layer.dtype_policy)  # compute as the wrapped layer would
         super().__init__(layer, **kwargs)
         self.pruning_schedule = pruning_schedule
         self.structure = (
@@ -186,6 +187,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 dtype=kernel.dtype,
                 initializer="ones",
                 trainable=False,
+                # Not cast under mixed precision: on PyTorch, assigning a variable that is
+                # autocast writes into the cast copy and the new mask would be lost.
+                autocast=False,
             )
             for kernel in self.kernels
         ]
@@ -218,8 +222,14 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 # flows into the mask computation (and none is traced for it).
                 sparsity = schedule.target(step)
                 return [
-                    self.compute_mask_for(
-                        ops.stop_gradient(ops.multiply(kernel.value, mask)), sparsity
+                    ops.cast(
+                        self.compute_mask_for(
+                            ops.stop_gradient(
+                                ops.multiply(ops.cast(kernel.value, mask.dtype), mask)
+                            ),
+                            sparsity,
+                        ),
+                        mask.dtype,
                     )
                     for kernel, mask in zip(self.kernels, masks)
                 ]
@@ -236,10 +246,15 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         for var in self.layer.variables:
             value = var.value
             if id(var) in masked_ids:
-                value = ops.multiply(value, masks[masked_ids[id(var)]])
+                mask = masks[masked_ids[id(var)]]
+                value = ops.multiply(value, ops.cast(mask, value.dtype))
             mapping.append((var, value))
+        # The wrapped layer's call() directly, as keras.layers.TimeDistributed does: this
+        # layer's own __call__ has already converted and autocast the inputs, and a second
+        # __call__ would double the per-step overhead on eager backends (PyTorch).
+        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
         with keras.StatelessScope(state_mapping=mapping):
-            return self.layer(inputs)
+            return self.layer.call(inputs, **kwargs)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
