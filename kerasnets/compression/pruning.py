@@ -213,7 +213,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     def call(self, inputs, training=False):
         masks = [mask.value for mask in self.masks]
         if training:
-            step = ops.add(self.pruning_step.value, 1)
+            step = self.pruning_step.value + 1
             self.pruning_step.assign(step)
             schedule = self.pruning_schedule
 
@@ -237,7 +237,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             masks = ops.cond(
                 schedule.should_prune(step),
                 prune,
-                lambda: [ops.convert_to_tensor(mask) for mask in masks],
+                lambda: list(masks),
             )
             for mask_var, new in zip(self.masks, masks):
                 mask_var.assign(new)
@@ -247,7 +247,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             value = var.value
             if id(var) in masked_ids:
                 mask = masks[masked_ids[id(var)]]
-                value = ops.multiply(value, ops.cast(mask, value.dtype))
+                if keras.backend.standardize_dtype(mask.dtype) != var.dtype:  # autocast kernel
+                    mask = ops.cast(mask, var.dtype)
+                value = ops.multiply(value, mask)
             mapping.append((var, value))
         # The wrapped layer's call() directly, as keras.layers.TimeDistributed does: this
         # layer's own __call__ has already converted and autocast the inputs, and a second
