@@ -9,7 +9,7 @@ import weakref
 import keras
 import numpy as np
 
-from callbacks._probe import LayerTree, prepare_probe
+from callbacks._probe import LayerOutputs, LayerTree, is_activation_layer, prepare_probe
 
 # model -> {key: (fit params, (epoch, batch), value)}: what one check computed, for the other
 # monitors of the same fit that check at the same moment (see Monitor._shared).
@@ -281,6 +281,49 @@ class Monitor(keras.callbacks.Callback):
             f"{e}" if b is None else f"{e}:{b}"
             for e, b in zip(self.checks["epoch"], self.checks["batch"])
         ]
+
+
+class OutputMonitor(Monitor):
+    """A monitor of layer outputs on the probe (dead units, activation statistics).
+
+    Handles what those share: ``atol`` and ``batch_size``, the default layers (hidden
+    activations, see :func:`callbacks._probe.is_activation_layer`), and :meth:`_outputs_now`,
+    one forward pass per check for every such monitor of a ``fit`` that watches the same layers
+    on the same probe. Subclasses set ``_purpose`` (for the "no layer to ..." error).
+    """
+
+    _purpose = "watch"
+
+    def __init__(self, x_probe, *, layers, atol, every_n_batches, probe_size, seed, batch_size):
+        self.atol = _fraction(atol, "atol", 0.0, float("inf"))
+        if batch_size is None:
+            raise ValueError("batch_size must be a positive int, got None")
+        self.batch_size = _positive_int_or_none(batch_size, "batch_size")
+        super().__init__(
+            x_probe,
+            layers=layers,
+            every_n_batches=every_n_batches,
+            probe_size=probe_size,
+            seed=seed,
+        )
+
+    def _setup(self, tree):
+        self.layer_names = tree.resolve(
+            self.layer_names_requested, is_activation_layer, self._purpose
+        )
+        self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
+
+    def _outputs_now(self) -> dict[str, np.ndarray]:
+        """The watched layers' outputs on the probe at the current weights (read-only)."""
+
+        def compute():
+            sync_state(self._model)
+            outputs = self._outputs(self.x_probe)
+            for a in outputs.values():
+                a.flags.writeable = False
+            return outputs
+
+        return self._shared(("outputs", id(self._outputs), self._probe_key), compute)
 
 
 def as_float(value) -> float:

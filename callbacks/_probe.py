@@ -225,22 +225,6 @@ class LayerOutputs:
         return out
 
 
-def layer_outputs(monitor) -> dict[str, np.ndarray]:
-    """The outputs of ``monitor._outputs``'s layers on the monitor's probe, at the current
-    weights: one forward pass per check, shared by the monitors that watch the same layers of
-    the same model on the same probe (read-only arrays)."""
-    from callbacks._base import sync_state
-
-    def compute():
-        sync_state(monitor._model)
-        outputs = monitor._outputs(monitor.x_probe)
-        for a in outputs.values():
-            a.flags.writeable = False
-        return outputs
-
-    return monitor._shared(("outputs", id(monitor._outputs), monitor._probe_key), compute)
-
-
 def _length(x) -> int:
     import keras
 

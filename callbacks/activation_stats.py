@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks._base import Monitor, _fraction, _positive_int_or_none
-from callbacks._probe import LayerOutputs, is_activation_layer, layer_outputs
+from callbacks._base import OutputMonitor, _positive_int_or_none
 
 
 def sorted_histogram(s, bins: int):
@@ -26,7 +25,7 @@ def sorted_histogram(s, bins: int):
     return np.diff(bounds), edges
 
 
-class ActivationStatsMonitor(Monitor):
+class ActivationStatsMonitor(OutputMonitor):
     """Track per-layer activation statistics on a fixed probe set during training.
 
     For each watched layer and each check: ``mean``, ``std`` (population, over all probe
@@ -58,6 +57,8 @@ class ActivationStatsMonitor(Monitor):
         (1.0, 0.0, 0.0)
     """
 
+    _purpose = "collect activation statistics of"
+
     def __init__(
         self,
         x_probe,
@@ -73,27 +74,19 @@ class ActivationStatsMonitor(Monitor):
         if histogram_bins != 0:
             _positive_int_or_none(histogram_bins, "histogram_bins")
         self.histogram_bins = histogram_bins or 0
-        self.atol = _fraction(atol, "atol", 0.0, float("inf"))
-        if batch_size is None:
-            raise ValueError("batch_size must be a positive int, got None")
-        self.batch_size = _positive_int_or_none(batch_size, "batch_size")
         super().__init__(
             x_probe,
             layers=layers,
+            atol=atol,
             every_n_batches=every_n_batches,
             probe_size=probe_size,
             seed=seed,
+            batch_size=batch_size,
         )
-
-    def _setup(self, tree):
-        self.layer_names = tree.resolve(
-            self.layer_names_requested, is_activation_layer, "collect activation statistics of"
-        )
-        self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
 
     def _compute(self):
         per_layer, zeros, total = {}, 0, 0
-        for name, a in layer_outputs(self).items():
+        for name, a in self._outputs_now().items():
             stats, n_zero = self._layer_stats(a.reshape(-1))
             per_layer[name] = stats
             zeros += n_zero

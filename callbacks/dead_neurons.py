@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks._base import Monitor, _fraction, _positive_int_or_none
-from callbacks._probe import LayerOutputs, is_activation_layer, layer_outputs
+from callbacks._base import OutputMonitor, _fraction
 
 
-class DeadNeuronMonitor(Monitor):
+class DeadNeuronMonitor(OutputMonitor):
     """Track the share of dead units per layer during training, and warn past a threshold.
 
     A unit is *dead* when its output is zero (``|a| <= atol``) for every probe sample; a conv
@@ -52,6 +51,8 @@ class DeadNeuronMonitor(Monitor):
         [0.0, 0.0, 0.0]
     """
 
+    _purpose = "watch for dead units"
+
     def __init__(
         self,
         x_probe,
@@ -65,26 +66,18 @@ class DeadNeuronMonitor(Monitor):
         batch_size=256,
     ):
         self.threshold = _fraction(threshold, "threshold")
-        self.atol = _fraction(atol, "atol", 0.0, float("inf"))
-        if batch_size is None:
-            raise ValueError("batch_size must be a positive int, got None")
-        self.batch_size = _positive_int_or_none(batch_size, "batch_size")
         super().__init__(
             x_probe,
             layers=layers,
+            atol=atol,
             every_n_batches=every_n_batches,
             probe_size=probe_size,
             seed=seed,
+            batch_size=batch_size,
         )
-
-    def _setup(self, tree):
-        self.layer_names = tree.resolve(
-            self.layer_names_requested, is_activation_layer, "watch for dead units"
-        )
-        self._outputs = LayerOutputs.reuse(tree, self.layer_names, self.batch_size)
 
     def _compute(self):
-        outputs = layer_outputs(self)
+        outputs = self._outputs_now()
         per_layer, dead_total, units_total = {}, 0, 0
         for name, a in outputs.items():
             units = a.shape[-1]
