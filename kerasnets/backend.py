@@ -1,4 +1,4 @@
-"""The one place with per-backend code for gradients.
+"""The one place with per-backend code for gradients (and one cheap ``cond``).
 
 Training diagnostics (gradient flow, exploding gradients) and analysis need the gradient of a loss
 with respect to a model's trainable weights on a batch, outside the training step. Keras 3 has no
@@ -6,6 +6,9 @@ public backend-neutral ``gradients()`` function, so this module writes the three
 TensorFlow (``tf.GradientTape``), JAX (``jax.value_and_grad``) and PyTorch (``torch.autograd``).
 All three run the model through :meth:`keras.Model.stateless_call`, so nothing about the model
 changes: weights, BatchNorm moving statistics, optimizer state and random seeds stay as they were.
+
+It also holds :func:`cond`, ``keras.ops.cond`` minus a per-call overhead that eager PyTorch pays
+at every training step, for the pruning wrappers (measured by ``benchmarks/compression.py``).
 
 Example:
     >>> import numpy as np, keras
@@ -261,3 +264,29 @@ def input_gradient(fn, x):
     raise ValueError(
         f"input_gradient supports the tensorflow, jax and torch backends, not {backend!r}"
     )
+
+
+def cond(pred, true_fn, false_fn):
+    """``keras.ops.cond(pred, true_fn, false_fn)``, without its per-call cost in eager PyTorch.
+
+    For layer code that runs at every training step (the pruning wrappers' "is this a pruning
+    step?"). ``keras.ops.cond`` builds a new ``Operation`` at each call, about 80 µs in eager
+    PyTorch, and then runs a plain Python ``if`` on the predicate. Here, a concrete PyTorch
+    predicate goes straight to that ``if`` (about 1 µs). Everything else goes to
+    ``keras.ops.cond``: symbolic tensors, and TensorFlow and JAX, whose compiled train steps trace
+    the cond once into their graph, where it costs nothing per step.
+
+    Example:
+        >>> import keras
+        >>> float(cond(keras.ops.convert_to_tensor(True), lambda: 1.0, lambda: 2.0))
+        1.0
+    """
+    import keras
+
+    if (
+        keras.backend.backend() == "torch"
+        and not keras.backend.is_keras_tensor(pred)
+        and getattr(getattr(pred, "device", None), "type", None) != "meta"  # shape inference
+    ):
+        return true_fn() if bool(pred) else false_fn()
+    return keras.ops.cond(pred, true_fn, false_fn)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnets.backend import input_gradient, loss_and_gradients
+from kerasnets.backend import cond, input_gradient, loss_and_gradients
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "gradients_reference.npz")
 
@@ -157,3 +157,34 @@ def test_input_gradient_is_the_activation_derivative():
     )
     with pytest.raises(ValueError, match="floating-point"):
         input_gradient(keras.activations.relu, np.arange(3))
+
+
+def test_cond_picks_the_branch_eagerly_and_in_a_compiled_step(monkeypatch):
+    for pred, expected in ((True, 1.0), (False, 2.0)):
+        out = cond(keras.ops.convert_to_tensor(pred), lambda: keras.ops.ones(()), lambda: 2.0)
+        assert float(keras.ops.convert_to_numpy(out)) == expected
+
+    class Counter(keras.layers.Layer):  # a cond on layer state, inside fit's train step
+        def build(self, input_shape):
+            self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, x, training=False):
+            if training:
+                odd = keras.ops.equal(keras.ops.mod(self.calls, 2.0), 1.0)
+                self.calls.assign(self.calls + cond(odd, lambda: 10.0, lambda: 1.0))
+            return x
+
+    model = keras.Sequential([keras.Input((2,)), Counter(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=1, epochs=1, verbose=0)
+    expected = 0.0
+    for _ in range(4):  # the same rule in Python: 0 -> 1 -> 11 -> 21 -> 31
+        expected += 10.0 if expected % 2 == 1 else 1.0
+    assert float(keras.ops.convert_to_numpy(model.layers[0].calls)) == expected == 31.0
+    if keras.backend.backend() == "torch":  # eager PyTorch does not go through keras.ops.cond
+
+        def fail(*args):
+            raise AssertionError("keras.ops.cond was called")
+
+        monkeypatch.setattr(keras.ops, "cond", fail)
+        assert cond(keras.ops.convert_to_tensor(False), lambda: 1, lambda: 2) == 2

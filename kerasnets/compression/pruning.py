@@ -5,9 +5,9 @@ implementation with tfmot's semantics. :func:`prune_low_magnitude` wraps the cho
 :class:`PruneLowMagnitude`. The wrapper keeps one non-trainable **mask** per kernel and a
 step counter; its forward pass multiplies the kernel by the mask, and during training it
 recomputes the mask on the schedule's pruning steps (:mod:`.schedules`). Because mask and step
-are layer state updated inside ``call``, the pruned weights stay exactly zero on every step of
-every backend, including inside JAX's compiled train step (a callback could not do that: see
-DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain
+are layer state updated inside ``call``, the pruned weights are exactly zero in every forward
+pass on every backend, including inside JAX's compiled train step (a callback could not do
+that: see DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain
 model of built-in layers whose kernels hold the zeros.
 
 Structures: ``"unstructured"`` (the smallest magnitudes in the whole kernel), ``"M:N"`` such as
@@ -36,6 +36,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasnets import backend
 from kerasnets.compression._graph import copy_layer, kernel_weights, rebuild, select_layers
 from kerasnets.compression.schedules import (
     ConstantSparsity,
@@ -135,7 +136,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     ``pruning_step`` (-1 before the first training call). Each ``call(..., training=True)``
     advances the step; on pruning steps the masks are recomputed from ``|kernel * mask|`` so
     that a weight once pruned never comes back. The forward pass always uses
-    ``kernel * mask``.
+    ``kernel * mask``. The gradient reaches every kernel entry (straight through the mask), as
+    with tfmot: with a per-weight optimizer (SGD, Adam, ...) the kept weights train exactly as
+    with a masked gradient, and the pruned ones, updated but masked, never reach an output.
 
     Example:
         >>> import keras
@@ -234,7 +237,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                     for kernel, mask in zip(self.kernels, masks)
                 ]
 
-            masks = ops.cond(
+            masks = backend.cond(
                 schedule.should_prune(step),
                 prune,
                 lambda: list(masks),
@@ -249,7 +252,14 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 mask = masks[masked_ids[id(var)]]
                 if keras.backend.standardize_dtype(mask.dtype) != var.dtype:  # autocast kernel
                     mask = ops.cast(mask, var.dtype)
-                value = ops.multiply(value, mask)
+                # Forward: exactly kernel * mask. Backward: the whole gradient reaches the
+                # kernel, pruned entries included, as in tfmot (whose optimizer sees the
+                # gradient of the zeroed variable). The pruned entries stay invisible to the
+                # forward pass and masks only shrink, so they never come back; and the
+                # optimizer state of those entries is not exactly zero: torch.sqrt on CPU is
+                # 20x slower on zeros than on other values (0.34 vs 0.017 ms per 131K floats
+                # here), which made Adam's step 0.5 ms slower for the pruned digits CNN.
+                value = value + ops.stop_gradient(value * mask - value)
             mapping.append((var, value))
         # The wrapped layer's call() directly, as keras.layers.TimeDistributed does: this
         # layer's own __call__ has already converted and autocast the inputs, and a second
