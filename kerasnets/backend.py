@@ -87,15 +87,6 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     Nothing of the model changes. On JAX the trainer state is synced first, so this also works
     from a callback in the middle of ``fit``.
     """
-    paths, value, grads = _evaluate(model, x, y, loss, training, sample_weight)
-    return value, {
-        p: np.asarray(g, dtype=np.float64 if g.dtype == np.float64 else np.float32)
-        for p, g in zip(paths, grads)
-    }
-
-
-def _evaluate(model, x, y, loss, training, sample_weight):
-    """``(paths, loss, gradients)`` from the model's compiled gradient function."""
     import keras
 
     if not model.built:
@@ -126,8 +117,11 @@ def _evaluate(model, x, y, loss, training, sample_weight):
         loss,
         lambda: compile_fn(model, _loss_function(model, loss_fn, training)),
     )
-    value, out = fn(x, y, sample_weight)
-    return paths, float(value), out
+    value, grads = fn(x, y, sample_weight)
+    return float(value), {
+        p: np.asarray(g, dtype=np.float64 if g.dtype == np.float64 else np.float32)
+        for p, g in zip(paths, grads)
+    }
 
 
 # Compiled gradient functions per model: the JAX and TensorFlow versions are traced once per

@@ -7,8 +7,8 @@ step counter; its forward pass multiplies the kernel by the mask, and during tra
 recomputes the mask on the schedule's pruning steps (:mod:`.schedules`). Because mask and step
 are layer state updated inside ``call``, the pruned weights are exactly zero in every forward
 pass on every backend, including inside JAX's compiled train step (a callback could not do
-that: see DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain
-model of built-in layers whose kernels hold the zeros.
+that: see DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a
+plain model of built-in layers whose kernels hold the zeros.
 
 Structures: ``"unstructured"`` (the smallest magnitudes in the whole kernel), ``"M:N"`` such as
 ``"2:4"`` (M kept out of every N consecutive weights along the input-channel axis) and
