@@ -14,8 +14,8 @@ training set N times. Goal: ratio ≤ 1.10.
 
 The "floor" column times a callback that does the least a gradient-flow check can do: at the
 same moments, the same 256-sample probe gradient that ``GradientFlowMonitor`` takes
-(:func:`kerasnets.backend.loss_and_gradients`), and no statistics at all. No monitor design
-that checks the gradient on that probe every epoch can cost less than this.
+(:func:`kerasnets.backend.loss_and_gradients`), and no statistics at all: the cost that any
+check of that gradient at every epoch pays before it computes a single statistic.
 
 On TensorFlow the familiar peer, ``keras.callbacks.TensorBoard(histogram_freq=1)``, is timed
 too if the ``tensorboard`` package is installed (``pip install kerasnets[tensorboard]``);
