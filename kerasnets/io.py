@@ -86,11 +86,107 @@ def write_json(path: str | os.PathLike, data) -> Path:
     return write_text(path, to_json(data))
 
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Save a Keras model to ``path`` (``.keras``) atomically and return the path."""
+def save_model(model, path: str | os.PathLike, portable: bool = False) -> Path:
+    """Save a Keras model to ``path`` (``.keras``) atomically and return the path.
+
+    With ``portable=True`` a zoo model (a registered ``kerasnets`` class) is first rebuilt as a
+    plain ``keras.Model`` over the same layers (:func:`kerasnets.models.to_functional`), so that
+    plain ``keras.saving.load_model`` reads the file in a process that never imported kerasnets,
+    as long as every layer is a built-in Keras layer.
+    """
+    if portable:
+        from kerasnets.models import to_functional
+
+        model = to_functional(model)
     with atomic_path(path) as tmp:
         model.save(tmp)
     return Path(path)
+
+
+def _register_kerasnets_objects() -> None:
+    """Import every kerasnets module that registers serializable classes (zoo, layers, ...)."""
+    import importlib
+
+    for name in ("activations", "layers", "blocks", "models", "compression"):
+        importlib.import_module(f"kerasnets.{name}")
+
+
+def check_model_file(path) -> Path:
+    """Check that ``path`` names a readable ``.keras`` archive; raise a one-line error if not.
+
+    ``FileNotFoundError`` only when nothing is there; ``ValueError`` saying what is wrong with a
+    file that exists (a directory, another suffix, empty, not a zip archive, truncated or
+    corrupted, no ``config.json`` inside). Nothing is loaded.
+    """
+    import zipfile
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"expected a path to a .keras file, got {type(path).__name__}"
+            + (" (a model: pass it directly, not to a loader)" if hasattr(path, "layers") else "")
+        )
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such model file: {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a .keras model file")
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"{str(path)!r} is not a Keras model file: expected a name ending in '.keras'"
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{str(path)!r} is empty (0 bytes), not a .keras model file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{str(path)!r} ({size:,} bytes) is not a .keras model file: not a zip archive "
+            "(truncated, corrupted, or another format)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ValueError(f"{str(path)!r} is a damaged .keras archive ({err})") from None
+    if bad is not None:
+        raise ValueError(f"{str(path)!r} is a corrupted .keras archive (bad entry {bad!r})")
+    if "config.json" not in names:
+        raise ValueError(f"{str(path)!r} is a zip archive but not a .keras model (no config.json)")
+    return path
+
+
+def load_model(path: str | os.PathLike, compile: bool = False):
+    """Load any ``.keras`` file kerasnets writes (zoo models, pruning wrappers, custom layers).
+
+    The one model loader of the toolkit: every CLI command, the TFLite pipeline and compression
+    use it. It registers kerasnets' serializable classes first (a zoo ``.keras`` file loads
+    only in a process that imported ``kerasnets.models``; plain ``keras.saving.load_model``
+    elsewhere fails with "Could not locate class"), keeps Keras' ``safe_mode`` on, and turns
+    every failure into one line that says what is wrong with the file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from kerasnets import models
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "mlp.keras"
+        >>> _ = save_model(models.build("mlp", input_shape=(64,), depth=2, width=8), path)
+        >>> type(load_model(path)).__name__
+        'MLP'
+        >>> load_model(path.with_name("missing.keras"))
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no such model file: '.../missing.keras'
+    """
+    path = check_model_file(path)
+    import keras
+
+    _register_kerasnets_objects()
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as err:
+        message = " ".join(str(err).split())[:300]
+        raise ValueError(
+            f"{str(path)!r} could not be loaded as a Keras model ({type(err).__name__}: {message})"
+        ) from None
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:

@@ -30,6 +30,8 @@ Example:
 import inspect
 from types import MappingProxyType
 
+import keras
+
 from kerasnets.models.cnn import BaselineCNN, EfficientCNN
 from kerasnets.models.densenet import DenseNet
 from kerasnets.models.googlenet import GoogLeNet
@@ -194,6 +196,36 @@ def build(name: str, **options_):
     return cls(**{**base, **options_})
 
 
+def to_functional(model):
+    """The same network as a plain ``keras.Model`` (same layers, same weights, no zoo class).
+
+    A zoo model is a registered ``kerasnets`` class, so its ``.keras`` file loads only in a
+    process that imported :mod:`kerasnets.models`. The model returned here is an ordinary
+    functional ``keras.Model`` over the very same layer objects: its file loads with plain
+    ``keras.saving.load_model`` anywhere, as long as every layer is a built-in Keras layer
+    (``TypeError`` names the first one that is not). Used by
+    ``kerasnets.io.save_model(..., portable=True)``.
+
+    Example:
+        >>> model = build("mlp", input_shape=(64,), depth=2, width=8)
+        >>> plain = to_functional(model)
+        >>> type(plain).__name__, plain.count_params() == model.count_params()
+        ('Functional', True)
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
+    if not getattr(model, "_is_graph_network", False) and not model.inputs:
+        raise ValueError(f"model {model.name!r} is not a functional graph; nothing to convert")
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        name = keras.saving.get_registered_name(type(layer))
+        if not type(layer).__module__.startswith("keras."):
+            raise TypeError(
+                f"layer {layer.name!r} is a {name} (not a built-in Keras layer): a file "
+                "with it loads only where kerasnets is imported; use kerasnets.io.load_model"
+            )
+    return keras.Model(model.inputs, model.outputs, name=model.name)
+
+
 def _table():
     return "\n".join(
         f"| ``{n}`` | {_ZOO[n][2]} | "
@@ -221,4 +253,5 @@ __all__ = [
     "describe",
     "family",
     "options",
+    "to_functional",
 ]
