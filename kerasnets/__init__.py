@@ -6,7 +6,9 @@ Everything runs unchanged on TensorFlow, JAX and PyTorch; the backend is chosen 
 
 Importing this package is cheap and imports neither Keras nor a backend: submodules load on
 first use, so ``kerasnets.cli`` can still pick the backend. Under JAX or PyTorch, TensorFlow is
-never imported unless a TFLite function asks for it.
+never imported unless a TFLite function asks for it. Wherever TensorFlow does get imported
+after kerasnets (Keras does so for seeding and saving on every backend), its C++ start-up lines
+are kept off the terminal (:mod:`kerasnets._quiet`).
 
 Example:
     >>> import kerasnets
@@ -16,6 +18,10 @@ Example:
 """
 
 import importlib
+
+from kerasnets import _quiet
+
+_quiet.install()  # TensorFlow's C++ start-up lines stay off the terminal (see kerasnets._quiet)
 
 __version__ = "0.1.0"
 

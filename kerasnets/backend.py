@@ -89,8 +89,21 @@ def loss_and_gradients(model, x, y, loss=None, training: bool = False, sample_we
     """
     import keras
 
+    from kerasnets._checks import check_model
+
+    check_model(model)
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built; call it on a batch or build it first")
+    n_x = {len(t) for t in keras.tree.flatten(x) if getattr(t, "ndim", 1)}
+    n_y = len(y) if getattr(y, "ndim", 1) else None
+    if len(n_x) > 1 or (n_y is not None and n_x and n_y not in n_x):
+        raise ValueError(
+            f"x and y must hold the same number of samples, got x: {sorted(n_x)} and y: {n_y}"
+        )
+    if sample_weight is not None and n_x and len(sample_weight) not in n_x:
+        raise ValueError(
+            f"sample_weight has {len(sample_weight)} entries for {sorted(n_x)[0]} samples"
+        )
     loss_fn = _resolve_loss(model, loss)
     _sync_trainer_state(model)
     backend = keras.backend.backend()
@@ -162,7 +175,6 @@ def _compile_tensorflow(model, loss_of):
     model = weakref.proxy(model)
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
     def value_and_grads(x, y, sample_weight):
         # The variables are read inside the function (their current values at each call),
         # which keeps the call signature to the data.
@@ -174,8 +186,30 @@ def _compile_tensorflow(model, loss_of):
         grads = tape.gradient(value, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return value, grads
 
+    compiled = {}
+
     def run(x, y, sample_weight):
-        value, grads = value_and_grads(x, y, sample_weight)
+        # One trace per model and input structure, with the batch dimension left open, so a
+        # probe of 256 samples and a last partial batch share it. Each model gets its own trace
+        # by design (the graph reads that model's variables); TensorFlow counts traces of every
+        # model's function together and would warn "retracing" after five models, which is
+        # why that warning is switched off for this function only.
+        def spec(t):
+            return tf.TensorSpec([None, *t.shape[1:]], t.dtype)
+
+        args = (x, y) if sample_weight is None else (x, y, sample_weight)
+        signature = tuple(tf.nest.map_structure(spec, a) for a in args)
+        key = str(signature)
+        if key not in compiled:
+            if sample_weight is None:
+                fn = tf.function(
+                    lambda x, y: value_and_grads(x, y, None), input_signature=signature
+                )
+            else:
+                fn = tf.function(value_and_grads, input_signature=signature)
+            fn._omit_frequent_tracing_warning = True
+            compiled[key] = fn
+        value, grads = compiled[key](*args)
         return value.numpy(), [g.numpy() for g in grads]
 
     return run

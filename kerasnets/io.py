@@ -199,6 +199,39 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     return Path(path)
 
 
+def check_writable(path: str | os.PathLike, force: bool = False, what: str = "output") -> Path:
+    """Check, before any work, that ``path`` can be created (or replaced with ``force``).
+
+    Raises ``FileExistsError`` if it exists without ``force``, ``ValueError`` if its nearest
+    existing parent is not a directory, and ``PermissionError`` naming the user's path (never a
+    temporary name) if that directory cannot be written. Nothing is created.
+
+    Example:
+        >>> check_writable("/proc/nope.keras")
+        Traceback (most recent call last):
+        ...
+        PermissionError: cannot write output '/proc/nope.keras': directory '/proc' is not writable
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{what} {str(path)!r} already exists; pass --force to replace it")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {what} {str(path)!r}: {str(parent)!r} is not a directory")
+    try:  # a real probe: root passes os.access() checks on read-only mounts and /proc
+        fd, probe = tempfile.mkstemp(prefix=".kn-probe-", dir=parent)
+    except OSError as err:
+        raise PermissionError(
+            f"cannot write {what} {str(path)!r}: directory {str(parent)!r} is not writable "
+            f"({err.strerror or err})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
 def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
     """Raise :class:`RunDirectoryExistsError` if ``path`` exists and ``force`` is false.
 

@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BACKENDS,
         help="Keras backend for this command (default: $KERAS_BACKEND, else tensorflow)",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error instead of one line",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in _subcommand_modules():
@@ -85,53 +90,105 @@ def _select_backend(name: str | None) -> None:
     os.environ["KERAS_BACKEND"] = name
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow (if installed) with its C++ start-up lines kept off the terminal.
+def _is_input_error(err: BaseException) -> bool:
+    """Is ``err`` an error about what the user gave (shown as one line), not a bug?
 
-    TensorFlow 2.21 writes absl lines to file descriptor 2 at import, before
-    ``TF_CPP_MIN_LOG_LEVEL`` applies; Keras imports it on every backend (random seeding, saving).
-    What it writes is shown only if the import fails.
+    Validation errors of kerasnets and of the libraries it calls (``ValueError``), file-system
+    errors (``OSError``: missing, existing, unreadable or unwritable paths), kerasnets' own
+    error classes (an unavailable dataset, a failed conversion), and ``TypeError`` raised
+    explicitly by kerasnets' argument checks. Anything else is a bug and keeps its traceback.
     """
-    import importlib.util
-    import tempfile
+    if isinstance(err, (UsageError, ValueError, OSError)):
+        return True
+    if type(err).__module__.startswith("kerasnets."):
+        return True
+    if isinstance(err, TypeError):
+        tb = err.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None:
+            return False
+        import linecache
 
-    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except Exception:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+        frame = tb.tb_frame
+        line = linecache.getline(frame.f_code.co_filename, tb.tb_lineno).strip()
+        return frame.f_globals.get("__name__", "").startswith("kerasnets") and line.startswith(
+            "raise"
+        )
+    return False
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+class _Interrupts:
+    """One Ctrl-C stops any command: exit 130 with one line.
+
+    Python delivers SIGINT as ``KeyboardInterrupt`` wherever the main thread happens to be; if
+    that is inside a weakref or ``__del__`` callback (Keras and TensorFlow run many), Python
+    prints "Exception ignored" and carries on, so the first Ctrl-C can be lost. After the first
+    SIGINT a watchdog thread therefore interrupts the main thread again every half second until
+    the interrupt lands in ordinary code.
+    """
+
+    def __init__(self):
+        self.pending = False
+
+    def handler(self, signum, frame):
+        if not self.pending:
+            self.pending = True
+            import threading
+
+            threading.Thread(target=self._repeat, daemon=True).start()
+        raise KeyboardInterrupt
+
+    def _repeat(self):
+        import _thread
+        import time
+
+        while self.pending:
+            time.sleep(0.5)
+            if self.pending:
+                _thread.interrupt_main()
+
+    def install(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.handler)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``kerasnets`` console script; returns the exit status."""
+    """Entry point of the ``kerasnets`` console script; returns the exit status.
+
+    Errors in what the user asked for (bad options, missing or unreadable files, data that
+    does not fit) print one line on stderr and exit 2; ``--debug`` shows their traceback
+    instead. Ctrl-C prints one line and exits 130.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import kerasnets  # noqa: F401  (keeps TensorFlow's C++ start-up lines off the terminal)
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    interrupts = _Interrupts()
+    interrupts.install()
     try:
         _select_backend(args.backend)
-        _import_tensorflow_quietly()
         status = args.func(args)
-    except UsageError as err:
-        print(f"kerasnets {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        # Library validation errors name the bad value and the allowed ones.
-        print(f"kerasnets {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
+        interrupts.pending = False
         print(f"kerasnets {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if args.debug or not _is_input_error(err):
+            raise
+        print(f"kerasnets {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    finally:
+        interrupts.pending = False
     return int(status or 0)
 
 

@@ -11,9 +11,31 @@ built-in layers) is written atomically to ``--out``, and a before/after table (o
 
 from __future__ import annotations
 
-import os
+import argparse
+
+from kerasnets.cli import int_at_least
 
 ORDER = 40
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _energy(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected an energy in (0, 1], got {text!r}")
+    return value
 
 
 def register(subparsers):
@@ -25,21 +47,27 @@ def register(subparsers):
     p.add_argument("model", help="input model file (.keras)")
     p.add_argument("--out", required=True, help="output model file (.keras)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.add_argument("--prune", type=float, metavar="S", help="magnitude pruning to sparsity S")
+    p.add_argument("--prune", type=_fraction, metavar="S", help="magnitude pruning to sparsity S")
     p.add_argument(
         "--structure",
         default="unstructured",
         help="pruning structure: unstructured (default), M:N such as 2:4, or filters",
     )
     p.add_argument(
-        "--filters", type=float, metavar="S", help="remove fraction S of filters/units for real"
+        "--filters", type=_fraction, metavar="S", help="remove fraction S of filters/units for real"
     )
-    p.add_argument("--cluster", type=int, metavar="K", help="k-means weight clustering, K values")
-    p.add_argument("--rank", type=int, help="low-rank factorization of Dense/Conv2D at this rank")
-    p.add_argument("--energy", type=float, help="low-rank keeping this singular-value energy")
+    p.add_argument(
+        "--cluster", type=int_at_least(2), metavar="K", help="k-means weight clustering, K values"
+    )
+    p.add_argument(
+        "--rank", type=int_at_least(1), help="low-rank factorization of Dense/Conv2D at this rank"
+    )
+    p.add_argument("--energy", type=_energy, help="low-rank keeping this singular-value energy")
     p.add_argument("--quantize", choices=("int8", "float16"), help="Keras 3 weight quantization")
     p.add_argument("--data", default="digits", help="data set for fine-tuning (default digits)")
-    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs per step (default 2)")
+    p.add_argument(
+        "--epochs", type=int_at_least(0), default=2, help="fine-tuning epochs per step (default 2)"
+    )
     p.add_argument(
         "--exclude",
         action="append",
@@ -69,20 +97,32 @@ def _table(result):
 
 def run(args) -> int:
     from kerasnets.cli import UsageError, print_json
+    from kerasnets.io import check_model_file, check_writable, load_model, save_model
 
-    if not args.model.endswith(".keras") or not args.out.endswith(".keras"):
-        raise UsageError("MODEL and --out must be .keras files")
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(f"model file {args.model!r} does not exist")
-    if os.path.exists(args.out) and not args.force:
-        raise UsageError(f"{args.out!r} exists; pass --force to overwrite it")
+    if not args.out.endswith(".keras"):
+        raise UsageError(f"--out must name a .keras file, got {args.out!r}")
+    if args.rank is not None and args.energy is not None:
+        raise UsageError("give --rank or --energy, not both")
+    if all(
+        v is None
+        for v in (args.prune, args.filters, args.cluster, args.rank, args.energy, args.quantize)
+    ):
+        raise UsageError(
+            "nothing to do: give at least one of --prune, --filters, --cluster, --rank, "
+            "--energy, --quantize"
+        )
+    check_model_file(args.model)
+    check_writable(args.out, force=args.force, what="--out")
+    from kerasnets import data
+
+    if args.data not in data.DATASETS:
+        raise UsageError(f"unknown --data {args.data!r}; available: {', '.join(data.DATASETS)}")
 
     import keras
 
     from kerasnets import compression
-    from kerasnets.io import save_model
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model)
     result = compression.compress(
         model,
         prune=args.prune,

@@ -144,13 +144,9 @@ def _load_model(args):
         path = Path(args.name)
         if options:
             raise ValueError("--input-shape and --classes apply to zoo names, not .keras files")
-        if not path.is_file():
-            raise FileNotFoundError(f"no such model file: {path}")
-        import keras
+        from kerasnets.io import load_model
 
-        from kerasnets import models  # noqa: F401  (registers the zoo's classes for loading)
-
-        return keras.saving.load_model(path)  # safe_mode stays on
+        return load_model(path)
 
     from kerasnets import models
 
@@ -176,12 +172,23 @@ def summary_command(args) -> int:
 
     if args.json:
         data = {"model": args.name, "input_shape": list(model.inputs[0].shape[1:])}
+        if not args.name.endswith(".keras"):
+            from kerasnets import models
+
+            data["input_sizes"] = models.input_sizes(args.name)
         data.update(result.to_dict())
         if timings is not None:
             data["latency"] = [{"batch_size": b, **stats} for b, stats in timings.items()]
         print_json(data)
         return 0
 
+    if not args.name.endswith(".keras"):
+        from kerasnets import models
+
+        stem = "imagenet" if any(layer.name == "pool1_pool" for layer in model.layers) else None
+        shape = "x".join(str(d) for d in model.inputs[0].shape[1:])
+        used = f" (stem {stem or 'cifar'!r})" if models.input_sizes(args.name)[0] == "i" else ""
+        print(f"Input {shape}{used}; {args.name} takes {models.input_sizes(args.name)}.")
     if sys.stdout.isatty():
         from rich.console import Console
 

@@ -21,6 +21,7 @@ import dataclasses
 
 import keras
 
+from kerasnets._checks import check_model
 from kerasnets.compression import clustering, lowrank, pruning, quantization, structured
 from kerasnets.compression.report import CompressionReport, report
 from kerasnets.compression.schedules import check_sparsity
@@ -107,6 +108,7 @@ def compress(
 
     Everything is validated before any work starts.
     """
+    check_model(model)
     if prune is not None:
         check_sparsity(prune, "prune")
         pruning.parse_structure(structure)

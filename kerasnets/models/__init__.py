@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 import keras
 
+from kerasnets.models import _base
 from kerasnets.models.cnn import BaselineCNN, EfficientCNN
 from kerasnets.models.densenet import DenseNet
 from kerasnets.models.googlenet import GoogLeNet
@@ -175,7 +176,8 @@ def build(name: str, **options_):
     Args:
         name: one of :func:`available`.
         **options_: constructor arguments of the model class, e.g. ``input_shape``,
-            ``num_classes``, ``stem``, ``width``, ``activation``.
+            ``num_classes``, ``stem``, ``width``, ``activation``, and Keras' own ``trainable``
+            and ``dtype`` (a dtype policy such as ``"mixed_bfloat16"`` for every layer).
 
     Raises:
         ValueError: unknown name (lists the available ones), unknown option (lists the
@@ -187,13 +189,46 @@ def build(name: str, **options_):
         10
     """
     cls, base, _ = _ZOO[_check_name(name)]
-    allowed = options(name)
+    allowed = options(name) + list(_base.KERAS_KWARGS)
     unknown = sorted(set(options_) - set(allowed))
     if unknown:
         raise ValueError(
             f"model {name!r} has no option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
         )
     return cls(**{**base, **options_})
+
+
+def input_sizes(name: str) -> str:
+    """Which inputs zoo model ``name`` takes, in one sentence (shown by ``kerasnets summary``).
+
+    Image models downsample by a fixed total stride, so each stem has a smallest input side;
+    with ``stem=None`` the ImageNet stem is chosen from 128×128 up and the CIFAR stem below.
+
+    Example:
+        >>> print(input_sizes("resnet50"))  # doctest: +NORMALIZE_WHITESPACE
+        images (height, width, channels) with sides >= 8 with stem='cifar' or >= 32 with
+        stem='imagenet'; stem=None picks 'imagenet' from 128x128 up
+    """
+    import sys
+
+    cls = _ZOO[_check_name(name)][0]
+    if cls is MLP:
+        return "any shape: inputs are flattened to vectors"
+    min_side = getattr(sys.modules[cls.__module__], "MIN_SIDE", None)
+    if cls is DenseNet:
+        from kerasnets.models.densenet import DEPTHS
+
+        options_ = defaults(name)
+        blocks_ = len(options_.get("blocks") or DEPTHS[options_.get("depth", 121)])
+        min_side = {"cifar": 2 ** (blocks_ - 1), "imagenet": 4 * 2 ** (blocks_ - 1)}
+    if not min_side:
+        return "images (height, width, channels)"
+    return (
+        "images (height, width, channels) with sides "
+        + " or ".join(f">= {side} with stem={stem!r}" for stem, side in min_side.items())
+        + f"; stem=None picks 'imagenet' from {_base.IMAGENET_STEM_MIN_SIDE}x"
+        f"{_base.IMAGENET_STEM_MIN_SIDE} up"
+    )
 
 
 def to_functional(model):
@@ -252,6 +287,7 @@ __all__ = [
     "defaults",
     "describe",
     "family",
+    "input_sizes",
     "options",
     "to_functional",
 ]

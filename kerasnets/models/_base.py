@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import keras
 from keras import layers
 
@@ -13,21 +16,87 @@ IMAGENET_STEM_MIN_SIDE = 128
 CLASSIFIER_ACTIVATIONS = ("softmax", "sigmoid", "linear", None)
 
 
+#: Keras' own constructor arguments that every zoo model passes through (as keras-hub does).
+KERAS_KWARGS = ("trainable", "dtype")
+
+
+def _in_dtype_policy(init):
+    """Wrap a zoo ``__init__`` so that ``dtype=`` is the policy of every layer it creates.
+
+    A functional model's layers exist before ``keras.Model.__init__`` runs, so ``dtype`` must
+    be in force while the graph is built (keras-hub passes it to each layer by hand; here the
+    global policy is set for the duration of the constructor and restored afterwards).
+    """
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        dtype = kwargs.get("dtype")
+        if dtype is None:
+            return init(self, *args, **kwargs)
+        try:
+            policy = keras.dtype_policies.get(dtype)
+        except ValueError:
+            raise ValueError(
+                f"unknown dtype {dtype!r}; use a dtype or a dtype policy name such as 'float32', "
+                "'mixed_float16' or 'mixed_bfloat16'"
+            ) from None
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            return init(self, *args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    # Keras records constructor arguments by reading the signature (getfullargspec, which
+    # does not follow functools.wraps): give the wrapper the real one.
+    __init__.__signature__ = inspect.signature(init)
+    return __init__
+
+
 class ZooModel(keras.Model):
     """A functional model whose config is its constructor arguments (keras-hub style).
 
     Subclasses build a functional graph in ``__init__``, call ``super().__init__(inputs=...,
-    outputs=..., name=...)`` and then :meth:`_remember` the arguments ``get_config`` returns.
+    outputs=..., name=..., **kwargs)`` and then :meth:`_remember` the arguments ``get_config``
+    returns. ``**kwargs`` may hold Keras' own ``trainable`` and ``dtype`` (the dtype policy of
+    every layer); any other keyword is refused with ``TypeError``, so a misspelt option never
+    passes silently.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _in_dtype_policy(cls.__dict__["__init__"])
+
+    def __init__(self, inputs, outputs, name=None, **kwargs):
+        unknown = sorted(set(kwargs) - set(KERAS_KWARGS))
+        if unknown:
+            own = [
+                p
+                for p in inspect.signature(type(self).__init__).parameters
+                if p not in ("self", "kwargs")
+            ]
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, unknown))}; allowed: {', '.join(own + list(KERAS_KWARGS))}"
+            )
+        self._zoo_dtype = kwargs.get("dtype")
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
     def _remember(self, **config):
         self._zoo_config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **dict(self._zoo_config)}
+        config = {"name": self.name, "trainable": self.trainable, **dict(self._zoo_config)}
+        if self._zoo_dtype is not None:
+            config["dtype"] = keras.dtype_policies.serialize(self.dtype_policy)
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
 
 

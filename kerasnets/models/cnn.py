@@ -92,7 +92,7 @@ class BaselineCNN(_base.ZooModel):
         x = layers.BatchNormalization(name="fc_bn")(x)
         x = blocks._act(activation, "fc_act")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "baseline_cnn")
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "baseline_cnn", **kwargs)
         self._remember(
             input_shape=input_shape,
             num_classes=num_classes,
@@ -171,7 +171,7 @@ class EfficientCNN(_base.ZooModel):
                 name=f"stage{stage + 1}_ir",
             )
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "efficient_cnn")
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "efficient_cnn", **kwargs)
         self._remember(
             input_shape=input_shape,
             num_classes=num_classes,

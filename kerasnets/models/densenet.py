@@ -129,7 +129,7 @@ class DenseNet(_base.ZooModel):
         x = patterns._act(activation, "relu")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation)
         default = f"densenet{depth}" if blocks is None else "densenet"
-        super().__init__(inputs=inputs, outputs=outputs, name=name or default)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or default, **kwargs)
         self._remember(
             depth=depth,
             input_shape=input_shape,

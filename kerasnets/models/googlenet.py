@@ -118,7 +118,7 @@ class GoogLeNet(_base.ZooModel):
                 name=f"inception{module}",
             )
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "googlenet")
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "googlenet", **kwargs)
         self._remember(
             input_shape=input_shape,
             num_classes=num_classes,

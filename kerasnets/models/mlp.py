@@ -130,7 +130,7 @@ class MLP(_base.ZooModel):
                 drop = layers.AlphaDropout if act == "selu" else layers.Dropout
                 x = drop(rate, name=f"{prefix}_dropout")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "mlp")
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "mlp", **kwargs)
         self._remember(
             input_shape=input_shape,
             num_classes=num_classes,

@@ -86,7 +86,7 @@ class MobileNet(_base.ZooModel):
                 x, int(filters * alpha), strides, activation, name=f"conv_dw_{i + 1}"
             )
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "mobilenet")
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "mobilenet", **kwargs)
         self._remember(
             input_shape=input_shape,
             num_classes=num_classes,

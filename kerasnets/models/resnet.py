@@ -142,7 +142,9 @@ class ResNet(_base.ZooModel):
             x = blocks._batch_norm(x, "post_bn")
             x = blocks._act(activation, "post_act")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or self._default_name(depth))
+        super().__init__(
+            inputs=inputs, outputs=outputs, name=name or self._default_name(depth), **kwargs
+        )
         self._remember(
             depth=depth,
             input_shape=input_shape,

@@ -1,0 +1,71 @@
+"""Keep TensorFlow's C++ start-up lines off the terminal, whoever imports TensorFlow.
+
+TensorFlow 2.21 writes absl/oneDNN/CUDA lines straight to file descriptor 2 while its shared
+libraries load (``WARNING: All log messages before absl::InitializeLog() ...``, ``I0000 ...
+cudart_stub.cc``, ``cpu_feature_guard``), before ``TF_CPP_MIN_LOG_LEVEL`` can apply. Keras
+imports TensorFlow on every backend for some calls (``keras.utils.set_random_seed``, saving), so
+a JAX or PyTorch user sees them too. Python's logging cannot reach them, so
+:func:`install` puts an import hook on ``sys.meta_path``: the first ``import tensorflow`` runs
+with file descriptor 2 redirected to a temporary file, which is replayed only if the import
+fails. Nothing else is hidden: warnings and errors raised after the import are shown as usual.
+``KERASNETS_TF_LOGS=1`` turns the hook off.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import os
+import sys
+import tempfile
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self._loader.exec_module(module)
+                # Device discovery prints CUDA lines (E0000 ... cuInit) at the first op; do it
+                # now, while the lines are still captured.
+                module.config.list_physical_devices()
+            except BaseException:
+                os.dup2(saved, 2)
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of the top-level ``tensorflow`` package (once)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # find the real spec, and never wrap twice
+        import importlib.util
+
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def install() -> None:
+    """Install the hook unless TensorFlow is already imported or ``KERASNETS_TF_LOGS=1``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("KERASNETS_TF_LOGS") == "1" or "tensorflow" in sys.modules:
+        return
+    if not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
