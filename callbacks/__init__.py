@@ -20,14 +20,15 @@ probe set or an unknown layer name raises ``ValueError`` when training begins.
 Example:
     >>> import keras, numpy as np
     >>> from callbacks import DeadNeuronMonitor, GradientFlowMonitor
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-    ...                           keras.layers.Dense(2, activation="softmax")])
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...                           keras.layers.Dense(8, activation="relu", name="hidden"),
+    ...                           keras.layers.Dense(2, activation="softmax", name="output")])
     >>> model.compile("adam", "sparse_categorical_crossentropy")
     >>> x, y = np.random.rand(64, 4).astype("float32"), np.arange(64) % 2
     >>> monitors = [DeadNeuronMonitor(x), GradientFlowMonitor(x, y)]
     >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=monitors)
     >>> sorted(monitors[1].history)
-    ['dense', 'dense_1']
+    ['hidden', 'output']
 """
 
 from callbacks._base import Monitor, TrainingDiagnosticWarning

@@ -12,12 +12,13 @@ at every training step, for the pruning wrappers (measured by ``benchmarks/compr
 
 Example:
     >>> import numpy as np, keras
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="dense")],
+    ...                          name="net")
     >>> x, y = np.ones((2, 4), "float32"), np.array([0, 1])
     >>> loss, grads = loss_and_gradients(
     ...     model, x, y, loss="sparse_categorical_crossentropy")
     >>> sorted(grads)
-    ['dense/bias', 'dense/kernel']
+    ['net/dense/bias', 'net/dense/kernel']
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ leaves either the old state or the new one, never a mix.
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> write_json(d / "metrics.json", {"accuracy": 0.9})
+    >>> _ = write_json(d / "metrics.json", {"accuracy": 0.9})
     >>> with run_directory(d / "run1") as tmp:
     ...     write_text(tmp / "notes.txt", "hello")
     >>> sorted(p.name for p in (d / "run1").iterdir())
@@ -207,10 +207,10 @@ def check_writable(path: str | os.PathLike, force: bool = False, what: str = "ou
     temporary name) if that directory cannot be written. Nothing is created.
 
     Example:
-        >>> check_writable("/proc/nope.keras")
+        >>> check_writable("/proc/nope.keras")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        PermissionError: cannot write output '/proc/nope.keras': directory '/proc' is not writable
+        PermissionError: cannot write output '/proc/nope.keras': directory '/proc' is not ...
     """
     path = Path(path)
     if path.exists() and not force:
@@ -235,6 +235,8 @@ def check_writable(path: str | os.PathLike, force: bool = False, what: str = "ou
 def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
     """Raise :class:`RunDirectoryExistsError` if ``path`` exists and ``force`` is false.
 
+    Also checks that its parent directory can be written (:func:`check_writable`).
+
     Call it before any work starts, so a long job never fails at its end on this.
     """
     path = Path(path)
@@ -243,7 +245,7 @@ def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
             f"output directory {str(path)!r} already exists; pass --force (force=True) to "
             "replace it or choose another name"
         )
-    return path
+    return check_writable(path, force=True, what="output directory")
 
 
 @contextlib.contextmanager

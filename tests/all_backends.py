@@ -2,7 +2,8 @@
 
     python tests/all_backends.py [pytest args...]
 
-Tests marked ``slow`` run once, on TensorFlow (the first backend). Exits non-zero if any backend
+Tests marked ``slow`` run once, on TensorFlow (the first backend), and so do the docstrings'
+``>>>`` examples of ``kerasnets`` and ``callbacks`` (``--doctest-modules``). Exits non-zero if any backend
 has a failure or collects no tests (pytest exit code 5 is a broken suite here, not a pass). Ends
 with one summary line over all backends.
 """
@@ -16,6 +17,14 @@ import xml.etree.ElementTree as ET
 
 BACKENDS = ("tensorflow", "jax", "torch")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The docstrings' examples, run once (on the first backend) beside the tests.
+DOCTESTS = [
+    "tests",
+    "kerasnets",
+    "callbacks",
+    "--doctest-modules",
+    "--ignore=kerasnets/tflite/_convert.py",
+]
 
 
 def _counts(junit_path):
@@ -39,6 +48,8 @@ def main(argv):
         for i, backend in enumerate(backends):
             junit = os.path.join(tmp, f"{backend}.xml")
             marker = [] if i == 0 else ["-m", "not slow"]
+            if i == 0 and not any(not a.startswith("-") for a in argv):
+                marker += DOCTESTS
             cmd = [sys.executable, "-m", "pytest", *marker, f"--junitxml={junit}", *argv]
             print(f"\n===== {backend}: {' '.join(cmd[1:])}", flush=True)
             env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")

@@ -94,6 +94,9 @@ def rebuild(model, clone_function=None, call_function=None):
     models only). A functional subclass (e.g. a zoo model class) comes back as a plain
     ``keras.Model`` of the same graph.
     """
+    from kerasnets._checks import check_model
+
+    check_model(model)
     if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
         if not isinstance(model, keras.Sequential):
             raise ValueError(

@@ -57,6 +57,10 @@ class Distiller(keras.Model):
     """
 
     def __init__(self, teacher, student, temperature=4.0, alpha=0.1, from_logits=True, **kwargs):
+        from kerasnets._checks import check_model
+
+        check_model(teacher, "teacher")
+        check_model(student, "student")
         if not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not 0.0 <= float(alpha) <= 1.0:

@@ -65,7 +65,7 @@ def parse_structure(structure):
     if m is None:
         raise ValueError(f"unknown pruning structure {structure!r}; use one of {STRUCTURES}")
     if not (isinstance(m, int) and isinstance(n, int) and 1 <= m < n):
-        raise ValueError(f"M:N sparsity needs integers 1 <= M < N, got M={m!r}, N={n!r}")
+        raise ValueError(f"M:N sparsity needs integers 1 <= M < N, got {structure!r}")
     return "m_by_n", (m, n)
 
 
@@ -339,6 +339,9 @@ def prune_low_magnitude(
         >>> [type(layer).__name__ for layer in p.layers]
         ['PruneLowMagnitude', 'Dense']
     """
+    from kerasnets._checks import check_model
+
+    check_model(model)
     if not isinstance(pruning_schedule, PruningSchedule):
         pruning_schedule = ConstantSparsity(check_sparsity(pruning_schedule), begin_step=0)
     parse_structure(structure)
