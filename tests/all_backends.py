@@ -3,9 +3,9 @@
     python tests/all_backends.py [pytest args...]
 
 Tests marked ``slow`` run once, on TensorFlow (the first backend), and so do the docstrings'
-``>>>`` examples of ``kerasnets`` and ``callbacks`` (``--doctest-modules``). Exits non-zero if any backend
-has a failure or collects no tests (pytest exit code 5 is a broken suite here, not a pass). Ends
-with one summary line over all backends.
+``>>>`` examples of ``kerasnets`` and ``callbacks`` (``--doctest-modules``). Exits non-zero if
+any backend has a failure or collects no tests (pytest exit code 5 is a broken suite here, not
+a pass). Ends with one summary line over all backends.
 """
 
 import os

@@ -42,8 +42,7 @@ def workdir(tmp_path_factory):
 
 def _snapshot(root: Path):
     return sorted(
-        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in root.rglob("*")
+        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
     )
 
 
