@@ -47,42 +47,38 @@ def check_clusters(number_of_clusters):
 def kmeans_1d(values, k, init="kmeans++", iterations=30, seed=0):
     """Cluster scalar ``values`` into ``k`` groups; return ``(centroids, indices)``.
 
-    ``init="linear"`` spaces the initial centroids evenly between min and max (tfmot's
-    ``LINEAR``, good at keeping large-magnitude weights); ``"kmeans++"`` draws them with
-    probability proportional to the squared distance to the nearest chosen one. Then Lloyd
-    iterations; in one dimension the assignment is a ``searchsorted`` on the midpoints.
+    scikit-learn's :class:`~sklearn.cluster.KMeans` (Lloyd, one run) does the work;
+    centroids come back sorted and ``indices`` refer to them. ``init="linear"`` spaces the
+    initial centroids evenly between min and max (tfmot's ``LINEAR``, good at keeping
+    large-magnitude weights); ``"kmeans++"`` is scikit-learn's k-means++.
 
     Example:
         >>> c, i = kmeans_1d(np.array([0.0, 0.1, 5.0, 5.2]), 2, init="linear")
         >>> np.round(c, 2).tolist(), i.tolist()
         ([0.05, 5.1], [0, 0, 1, 1])
     """
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     values = np.asarray(values, dtype=np.float64).ravel()
+    fit_k = min(int(k), values.size)  # fewer values than clusters: the rest stay unused
+    start = "k-means++"
     if init == "linear":
-        centroids = np.linspace(values.min(), values.max(), k)
-    else:
-        rng = np.random.default_rng(seed)
-        centroids = [values[rng.integers(values.size)]]
-        for _ in range(1, k):
-            d2 = np.min((values[:, None] - np.asarray(centroids)[None, :]) ** 2, axis=1)
-            total = d2.sum()
-            pick = rng.choice(values.size, p=d2 / total) if total > 0 else rng.integers(values.size)
-            centroids.append(values[pick])
-        centroids = np.asarray(centroids)
-    for _ in range(iterations):
-        centroids = np.sort(centroids)
-        indices = np.searchsorted((centroids[1:] + centroids[:-1]) / 2, values)
-        sums = np.bincount(indices, weights=values, minlength=k)
-        counts = np.bincount(indices, minlength=k)
-        updated = np.where(counts > 0, sums / np.maximum(counts, 1), centroids)
-        if np.allclose(updated, centroids):
-            break
-        centroids = updated
-    centroids = np.sort(centroids)
-    indices = np.searchsorted((centroids[1:] + centroids[:-1]) / 2, values)
-    return centroids, indices
+        start = np.linspace(values.min(), values.max(), fit_k)[:, None]
+    with warnings.catch_warnings():  # fewer distinct values than clusters is fine here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = KMeans(fit_k, init=start, n_init=1, max_iter=iterations, random_state=seed)
+        fitted.fit(values[:, None])
+    centroids = fitted.cluster_centers_.ravel()
+    order = np.argsort(centroids)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(fit_k)
+    centroids = np.concatenate([centroids[order], np.repeat(centroids[order][-1:], k - fit_k)])
+    return centroids, rank[fitted.labels_]
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
