@@ -9,7 +9,7 @@ Example:
     >>> positive_int(0, "epochs")
     Traceback (most recent call last):
     ...
-    ValueError: epochs must be an integer >= 1, got 0
+    ValueError: epochs must be a positive integer, got 0
     >>> check_model("model.keras")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -28,7 +28,8 @@ def positive_int(value, what: str, minimum: int = 1, allow_none: bool = False):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{what} must be {wanted}, got {value!r}")
     return int(value)
 
 

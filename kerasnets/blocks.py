@@ -38,6 +38,7 @@ import keras
 from keras import layers
 
 from kerasnets import activations
+from kerasnets._checks import positive_int
 
 BN_EPSILON = 1.001e-5  # as in Keras Applications (ResNet, DenseNet)
 BN_MOMENTUM = 0.9  # as PyTorch's 0.1: moving statistics settle within a short run
@@ -51,9 +52,7 @@ def _n(name, suffix):
 
 
 def _check_positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return value
+    return positive_int(value, what)
 
 
 def _check_strides(strides):

@@ -116,10 +116,9 @@ def _check_name(name):
 
 
 def _check_positive_int(value, what, allow_none=True):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    from kerasnets._checks import positive_int
+
+    return positive_int(value, what, allow_none=allow_none)
 
 
 def load(

@@ -132,9 +132,9 @@ def _check_model(model):
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    from kerasnets._checks import positive_int
+
+    return positive_int(value, name)
 
 
 def _itemsize(dtype) -> int:

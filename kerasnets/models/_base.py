@@ -101,9 +101,9 @@ class ZooModel(keras.Model):
 
 
 def check_int(value, what, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return value
+    from kerasnets._checks import positive_int
+
+    return positive_int(value, what, minimum)
 
 
 def check_number(value, what, low=0.0, high=None, low_inclusive=False):
