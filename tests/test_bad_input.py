@@ -138,6 +138,27 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(line, needle, workdir, cap
     assert _snapshot(workdir) == before, "a refused command changed the directory"
 
 
+def test_dataset_not_available_offline_is_one_line(workdir, capsys, monkeypatch):
+    """``compress --data cifar10`` without the file in the cache: one line naming the file."""
+    import keras
+
+    from kerasnets.cli import main
+
+    def offline():
+        raise OSError("URL fetch failure on https://example.invalid -- no network")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    monkeypatch.setenv("KERAS_HOME", str(workdir / "keras-home"))
+    monkeypatch.chdir(workdir)
+    before = _snapshot(workdir)
+    status = main("compress m.keras --prune 0.5 --data cifar10 --out o.keras".split())
+    out, err = capsys.readouterr()
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert status == 2 and len(lines) == 1, err
+    assert "cifar10" in lines[0] and "place it at" in lines[0]
+    assert _snapshot(workdir) == before
+
+
 def test_debug_shows_the_traceback(workdir, monkeypatch):
     from kerasnets.cli import main
 
