@@ -236,10 +236,10 @@ def test_cli_export_bad_input_is_one_line_and_writes_nothing(trained_mlp, tmp_pa
     existing = tmp_path / "existing"
     existing.mkdir()
     cases = [
-        ([str(corrupt), "--calibration", "digits"], "not a valid Keras model file"),
+        ([str(corrupt), "--calibration", "digits"], "not a .keras model file: not a zip"),
         ([str(text), "--calibration", "digits"], "not a Keras model file"),
         ([model, "--quantize", "int8-full"], "needs calibration"),
-        ([model, "--calibration", "shapes"], "cannot be reshaped"),
+        ([model, "--calibration", "shapes"], "do not fit the model input (64,)"),
         ([model, "--calibration", "digits", "--out", str(existing)], "already exists"),
     ]
     for argv, message in cases:
