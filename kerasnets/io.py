@@ -8,7 +8,7 @@ leaves either the old state or the new one, never a mix.
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> write_json(d / "metrics.json", {"accuracy": 0.9})
+    >>> _ = write_json(d / "metrics.json", {"accuracy": 0.9})
     >>> with run_directory(d / "run1") as tmp:
     ...     write_text(tmp / "notes.txt", "hello")
     >>> sorted(p.name for p in (d / "run1").iterdir())
