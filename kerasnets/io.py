@@ -10,7 +10,7 @@ Example:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = write_json(d / "metrics.json", {"accuracy": 0.9})
     >>> with run_directory(d / "run1") as tmp:
-    ...     write_text(tmp / "notes.txt", "hello")
+    ...     _ = write_text(tmp / "notes.txt", "hello")
     >>> sorted(p.name for p in (d / "run1").iterdir())
     ['notes.txt']
 """

@@ -154,6 +154,15 @@ def test_a_path_or_an_array_instead_of_a_model_is_a_type_error(tmp_path):
             with pytest.raises(TypeError, match="model must be a Keras model") as err:
                 call(bad)
             assert said in str(err.value), (name, str(err.value))
+    model = _mlp()
+    for call in (
+        lambda: tflite.evaluate(model, x),
+        lambda: tflite.TFLiteModel(model),
+        lambda: tflite.size_breakdown(model),
+        lambda: tflite.write_bundle(model, tmp_path / "b", ["a"], x[0], {}, "logits"),
+    ):
+        with pytest.raises(TypeError, match=r"path to a .tflite file, got a Keras model"):
+            call()
     assert list(tmp_path.iterdir()) == []
 
 

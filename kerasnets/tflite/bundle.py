@@ -304,8 +304,9 @@ def write_bundle(
         extra: more keys for ``model.json`` (e.g. the quantization mode, accuracy).
     """
     from kerasnets.io import atomic_path, write_bytes, write_json, write_text
-    from kerasnets.tflite.runtime import TFLiteModel, io_details
+    from kerasnets.tflite.runtime import TFLiteModel, check_path, io_details
 
+    check_path(tflite_path)
     directory = Path(directory)
     labels = [str(label) for label in labels]
     if not isinstance(normalization, dict) or not {"scale", "offset", "description"} <= set(
