@@ -10,7 +10,7 @@ Example:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = write_json(d / "metrics.json", {"accuracy": 0.9})
     >>> with run_directory(d / "run1") as tmp:
-    ...     write_text(tmp / "notes.txt", "hello")
+    ...     _ = write_text(tmp / "notes.txt", "hello")
     >>> sorted(p.name for p in (d / "run1").iterdir())
     ['notes.txt']
 """
@@ -46,18 +46,71 @@ def to_json(data, indent: int = 2) -> str:
     return json.dumps(data, indent=indent, default=_json_default, allow_nan=True) + "\n"
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` exists (signal 0 probes without signalling)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def remove_stale(directory, prefix: str) -> list[str]:
+    """Remove entries ``<prefix><pid>...`` of ``directory`` whose process ``pid`` is gone.
+
+    Temporary names carry the pid of the process that made them, so what a killed run left
+    behind (SIGKILL runs no clean-up code) is told apart from the work of a run still going.
+    Returns the names removed.
+    """
+    removed = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        digits = ""
+        for char in entry.name[len(prefix) :]:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits or pid_alive(int(digits)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(entry.name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
 
     Use it for writers that insist on a file name (``model.save``, ``fig.savefig``). The
-    temporary name keeps the final suffix (or ``suffix``) because some writers check it.
+    temporary name ``.NAME.tmp-<pid>-XXXX<suffix>`` keeps the final suffix (or ``suffix``)
+    because some writers check it, and carries this process's id: temporary files of killed
+    processes for the same ``path`` are removed here. An unwritable directory raises the
+    ``OSError`` naming ``path``, never the temporary name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path.parent, f".{path.name}.tmp-")
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.tmp-{os.getpid()}-",
+            suffix=suffix or path.suffix,
+            dir=path.parent,
+        )
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot write {str(path)!r}: {err.strerror}") from None
     os.close(fd)
     os.unlink(tmp)  # writers such as model.save refuse to overwrite some paths
     tmp = Path(tmp)
@@ -65,7 +118,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
         yield tmp
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
             tmp.unlink()
 
 
@@ -215,7 +270,7 @@ def check_writable(path: str | os.PathLike, force: bool = False, what: str = "ou
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{what} {str(path)!r} already exists; pass --force to replace it")
-    parent = path.parent
+    parent = path.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
@@ -233,11 +288,11 @@ def check_writable(path: str | os.PathLike, force: bool = False, what: str = "ou
 
 
 def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
-    """Raise :class:`RunDirectoryExistsError` if ``path`` exists and ``force`` is false.
+    """Raise unless ``path`` can become a new run directory; call it before any work starts.
 
-    Also checks that its parent directory can be written (:func:`check_writable`).
-
-    Call it before any work starts, so a long job never fails at its end on this.
+    :class:`RunDirectoryExistsError` if ``path`` exists and ``force`` is false; ``ValueError``
+    if it exists and is not a directory; ``PermissionError`` naming ``path`` if it cannot be
+    written (:func:`check_writable`). So a long job never fails at its end on either.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -245,6 +300,8 @@ def check_output_dir(path: str | os.PathLike, force: bool = False) -> Path:
             f"output directory {str(path)!r} already exists; pass --force (force=True) to "
             "replace it or choose another name"
         )
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output directory {str(path)!r} exists and is not a directory")
     return check_writable(path, force=True, what="output directory")
 
 
@@ -255,11 +312,14 @@ def run_directory(path: str | os.PathLike, force: bool = False):
     If the block raises, the temporary directory is removed and ``path`` is left as it was.
     If ``path`` exists, :class:`RunDirectoryExistsError` is raised before the block runs unless
     ``force`` is true, in which case the old directory is replaced only once the new one is
-    complete.
+    complete. The temporary name ``.NAME.tmp-<pid>-XXXX`` carries this process's id: what a
+    killed run left for the same ``path`` (its pid no longer runs) is removed first.
     """
     path = check_output_dir(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    remove_stale(path.parent, f".{path.name}.tmp-")
+    remove_stale(path.parent, f".{path.name}.old-")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
     try:
         yield tmp
         if path.exists():

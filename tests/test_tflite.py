@@ -191,7 +191,11 @@ def test_cli_export_bundle_and_evaluate(trained_mlp, tmp_path, capsys):
         assert (out / name).is_file(), name
     bundle = out / "bundle"
     meta = json.loads((bundle / "model.json").read_text())
-    assert meta["input"]["shape"] == [1, 64] and meta["normalization"]["scale"] > 0
+    assert meta["input"]["shape"] == [1, 64]
+    assert meta["normalization"] == data.normalization("digits")  # raw / 16, not / 255
+    assert meta["output_kind"] == "probabilities (softmax)"
+    readme = (bundle / "README.md").read_text()
+    assert "raw * 0.0625" in readme and "CompiledModel" in readme and "Swift" in readme
     assert (bundle / "labels.txt").read_text().split() == [str(i) for i in range(10)]
     run = subprocess.run(
         [sys.executable, "example.py"], cwd=bundle, capture_output=True, text=True, timeout=60
@@ -236,10 +240,10 @@ def test_cli_export_bad_input_is_one_line_and_writes_nothing(trained_mlp, tmp_pa
     existing = tmp_path / "existing"
     existing.mkdir()
     cases = [
-        ([str(corrupt), "--calibration", "digits"], "not a valid Keras model file"),
+        ([str(corrupt), "--calibration", "digits"], "not a .keras model file: not a zip"),
         ([str(text), "--calibration", "digits"], "not a Keras model file"),
         ([model, "--quantize", "int8-full"], "needs calibration"),
-        ([model, "--calibration", "shapes"], "cannot be reshaped"),
+        ([model, "--calibration", "shapes"], "do not fit the model input (64,)"),
         ([model, "--calibration", "digits", "--out", str(existing)], "already exists"),
     ]
     for argv, message in cases:

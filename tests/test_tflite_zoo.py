@@ -3,6 +3,8 @@ reproduces the zoo models it supports; int8-full runs for the efficient CNN and 
 
 Slow (a conversion per family): the all-backends runner runs it once, on TensorFlow."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -110,3 +112,5 @@ def test_tour_step_exports_int8(tmp_path, capsys):
     result = tflite.tour_step(model, x, y, xt, yt, tmp_path / "deploy")
     assert [row["variant"] for row in result["rows"]][-1] == "tflite int8"
     assert "| tflite int8 |" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "deploy" / "bundle" / "model.json").read_text())
+    assert meta["normalization"] == data.normalization("digits")

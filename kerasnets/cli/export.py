@@ -2,6 +2,7 @@
 
 Example:
     kerasnets export mlp.keras --quantize int8 --calibration digits --out runs/mlp-int8
+    kerasnets export m.keras --calibration x.npy --input-scale 0.00392157 --out runs/m-int8
     kerasnets export cnn.keras --quantize int8 --prune 0.8 --qat --calibration digits --out runs/x
     kerasnets evaluate-tflite runs/mlp-int8/bundle/model.tflite --data digits --json
 """
@@ -28,6 +29,29 @@ def _sparsity(text):
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a sparsity in [0, 1), got {text!r}")
     return value
+
+
+def _finite(nonzero=False):
+    """An argparse ``type`` accepting finite floats (and not 0 with ``nonzero``)."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if value != value or value in (float("inf"), float("-inf")) or (nonzero and value == 0):
+            wanted = "a finite non-zero number" if nonzero else "a finite number"
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _data_error(err):
+    """Dataset-not-cached errors (a RuntimeError) as the one line the CLI prints."""
+    from kerasnets.cli import UsageError
+
+    return UsageError(str(err))
 
 
 def register(sub):
@@ -67,8 +91,20 @@ def register(sub):
         metavar="DATA",
         help="dataset name (digits, shapes, ...) shaped to the model input, or .npy",
     )
-    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (2)")
-    p.add_argument("--runs", type=int, default=50, help="timed runs per latency (50)")
+    p.add_argument(
+        "--input-scale",
+        type=_finite(nonzero=True),
+        metavar="S",
+        help="for .npy calibration data: the samples are raw * S + OFFSET (written to the "
+        "bundle; a dataset name brings its own)",
+    )
+    p.add_argument("--input-offset", type=_finite(), metavar="OFFSET", help="see --input-scale (0)")
+    p.add_argument(
+        "--epochs", type=int_at_least(1), default=2, metavar="N", help="fine-tuning epochs (2)"
+    )
+    p.add_argument(
+        "--runs", type=int_at_least(1), default=50, metavar="N", help="timed runs per latency (50)"
+    )
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--verbose", action="store_true", help="show the converter log on failure")
@@ -79,17 +115,18 @@ def register(sub):
     p.add_argument("file", metavar="FILE.tflite")
     p.add_argument("--data", default="digits", help="dataset name or .npy samples (digits)")
     p.add_argument("--labels", metavar="Y.npy", help="labels for a .npy --data")
-    p.add_argument("--runs", type=int, default=50, help="timed runs per latency (50)")
+    p.add_argument(
+        "--runs", type=int_at_least(1), default=50, metavar="N", help="timed runs per latency (50)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=evaluate_tflite)
 
 
 def export(args) -> int:
     from kerasnets.cli import UsageError, print_json
+    from kerasnets.data import DatasetUnavailableError
     from kerasnets.tflite import ConversionError, export_model
 
-    if args.epochs < 1 or args.runs < 1:
-        raise UsageError("--epochs and --runs must be >= 1")
     try:
         result = export_model(
             args.model,
@@ -101,10 +138,14 @@ def export(args) -> int:
             qat=args.qat,
             io_dtype=args.io_dtype,
             per_channel=SCALES[args.scales],
+            input_scale=args.input_scale,
+            input_offset=args.input_offset,
             epochs=args.epochs,
             runs=args.runs,
             force=args.force,
         )
+    except DatasetUnavailableError as err:
+        raise _data_error(err) from None
     except ConversionError as err:
         if args.verbose:
             print(err.detail, file=sys.stderr)
@@ -121,32 +162,18 @@ def export(args) -> int:
 
 
 def evaluate_tflite(args) -> int:
-    import numpy as np
-
     from kerasnets import data
     from kerasnets.cli import UsageError, print_json
     from kerasnets.tflite import TFLiteModel, evaluate
 
-    model = TFLiteModel(args.file)
-    shape = model.input_shape
-    y = None
-    if args.data.endswith(".npy"):
-        x = np.load(args.data, allow_pickle=False).astype("float32")
-        if args.labels:
-            y = np.load(args.labels, allow_pickle=False)
-    elif args.data in data.DATASETS:
-        kwargs = {}
-        if len(shape) == 3 and shape[-1] in (1, 3):
-            kwargs["channels"] = shape[-1]
-            if args.data == "shapes":
-                kwargs["size"] = shape[:2]
-        _, (x, y) = data.load(args.data, **kwargs)
-    else:
-        raise UsageError(f"unknown --data {args.data!r}; use one of {data.DATASETS} or a .npy")
-    if x.shape[1:] != shape:
-        if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-            raise UsageError(f"--data samples have shape {x.shape[1:]}; the model input is {shape}")
-        x = x.reshape((len(x), *shape))
+    if args.labels and not args.data.endswith(".npy"):
+        raise UsageError(f"--labels is for .npy --data; dataset {args.data!r} has its own")
+    shape = TFLiteModel(args.file).input_shape
+    try:
+        shaped = data.for_model(args.data, shape, labels=args.labels, what="--data")
+    except data.DatasetUnavailableError as err:
+        raise _data_error(err) from None
+    x, y = shaped.test if shaped.test is not None else shaped.train
     result = evaluate(args.file, x, y, runs=args.runs)
     if args.json:
         print_json(result)

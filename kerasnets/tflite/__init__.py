@@ -9,9 +9,16 @@
   1 and N threads, raw and gzip size; :func:`size_breakdown` — where a file's bytes go.
 * :func:`to_tf_keras`, :func:`tfmot_export` — the ``tf_keras`` twin of a Keras 3 model, and
   tfmot's QAT / pruning / clustering / collaborative optimization through it.
-* :func:`write_bundle` — ``model.tflite``, ``labels.txt``, ``model.json``, a runnable example.
-* :func:`export_model` — all of it in one call (``kerasnets export``); :func:`tour_step` — the
-  deployment step of ``kerasnets tour``.
+* :func:`write_bundle` — ``model.tflite``, ``labels.txt``, ``model.json`` (normalization,
+  quantization, logits or probabilities), a README for Android and iOS, a runnable example.
+* :func:`export_model` — all of it in one call (``kerasnets export``), in four stages
+  (:func:`plan_export` → :func:`make_variants` → :func:`evaluate_variants` →
+  :func:`write_outputs`); :func:`tour_step` — the deployment step of ``kerasnets tour``.
+
+Modules, each importing only those before it: ``worker`` (runs a task on TensorFlow, in a
+child process under JAX/PyTorch) → ``conversion`` → ``twin`` → ``runtime``, ``bundle``,
+``report`` → ``pipeline``. Data is shaped to a model by :func:`kerasnets.data.for_model` and
+models are loaded by :func:`kerasnets.io.load_model`.
 
 TensorFlow is imported only inside the functions that need it; importing this package under
 JAX or PyTorch does not load TensorFlow.
@@ -34,16 +41,21 @@ from kerasnets.tflite.conversion import (
     PER_CHANNEL_MODES,
     QUANTIZE_MODES,
     ConversionError,
+    check_model,
     convert,
     convert_many,
-    run_in_tensorflow,
 )
 from kerasnets.tflite.pipeline import (
-    dataset_for_model,
+    VARIANT_MAKERS,
+    ExportPlan,
+    Variant,
+    evaluate_variants,
     export_model,
-    load_keras_model,
-    resolve_calibration,
+    make_variants,
+    output_kind,
+    plan_export,
     tour_step,
+    write_outputs,
 )
 from kerasnets.tflite.report import markdown, write_report
 from kerasnets.tflite.runtime import (
@@ -54,29 +66,37 @@ from kerasnets.tflite.runtime import (
     size_breakdown,
 )
 from kerasnets.tflite.twin import TECHNIQUES, tfmot_export, to_tf_keras
+from kerasnets.tflite.worker import remove_stale_work_dirs, run_in_tensorflow
 
 __all__ = [
     "IO_DTYPES",
     "PER_CHANNEL_MODES",
     "QUANTIZE_MODES",
     "TECHNIQUES",
+    "VARIANT_MAKERS",
     "ConversionError",
+    "ExportPlan",
     "TFLiteModel",
+    "Variant",
+    "check_model",
     "convert",
     "convert_many",
-    "dataset_for_model",
     "evaluate",
+    "evaluate_variants",
     "export_model",
     "file_sizes",
     "io_details",
-    "load_keras_model",
+    "make_variants",
     "markdown",
-    "resolve_calibration",
+    "output_kind",
+    "plan_export",
+    "remove_stale_work_dirs",
     "run_in_tensorflow",
     "size_breakdown",
     "tfmot_export",
     "to_tf_keras",
     "tour_step",
     "write_bundle",
+    "write_outputs",
     "write_report",
 ]

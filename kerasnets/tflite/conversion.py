@@ -2,8 +2,9 @@
 
 Keras' LiteRT export (``model.export(path, format="litert")``) runs on the TensorFlow backend
 only. :func:`convert` therefore converts in-process on TensorFlow and, under JAX or PyTorch,
-saves the model to ``.keras`` and converts it in a TensorFlow subprocess it starts itself
-(``python -m kerasnets.tflite._convert``): the caller sees one call and one result either way.
+hands the model to a TensorFlow child process (:func:`kerasnets.tflite.worker.run_in_tensorflow`,
+which dies with its parent and leaves no temporary files): the caller sees one call and one
+result either way.
 
 Quantization modes (``QUANTIZE_MODES``), in TFLite's terms:
 
@@ -53,14 +54,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from kerasnets.tflite.worker import ConversionError, run_in_tensorflow
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-full")
 IO_DTYPES = ("float32", "int8", "uint8")
@@ -69,12 +68,28 @@ PER_CHANNEL_MODES = ("conv", True, False)
 WEIGHT_QUANTIZING = ("dynamic", *NEEDS_CALIBRATION)
 
 
-class ConversionError(RuntimeError):
-    """A conversion failed. ``str(err)`` is one line; ``err.detail`` holds the full log."""
+def check_model(model, what="model"):
+    """Raise ``TypeError`` unless ``model`` is a Keras model; say what it is instead.
 
-    def __init__(self, summary: str, detail: str = ""):
-        super().__init__(summary)
-        self.detail = detail
+    A path (load it with :func:`kerasnets.io.load_model`) and an array are the usual mistakes.
+
+    Example:
+        >>> check_model(np.zeros(3))
+        Traceback (most recent call last):
+        ...
+        TypeError: model must be a Keras model, got an array of shape (3,)
+    """
+    import keras
+
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        got = f"the path {str(model)!r} (load it with kerasnets.io.load_model)"
+    elif isinstance(model, np.ndarray) or hasattr(model, "__array__"):
+        got = f"an array of shape {tuple(np.shape(model))}"
+    else:
+        got = f"a {type(model).__name__}"
+    raise TypeError(f"{what} must be a Keras model, got {got}")
 
 
 def check_per_channel(per_channel="conv"):
@@ -240,63 +255,23 @@ def _quiet(fn):
         logger.setLevel(level)
 
 
-def run_in_tensorflow(task: str, models=None, arrays=None, options=None) -> dict:
-    """Run ``task`` (a function of :mod:`kerasnets.tflite._convert`) on TensorFlow.
-
-    On the TensorFlow backend the task runs in this process. Otherwise ``models`` (Keras
-    models) are saved to ``.keras`` and ``arrays`` to ``.npy`` in a temporary directory, and a
-    ``python -m kerasnets.tflite._convert`` subprocess with ``KERAS_BACKEND=tensorflow`` loads
-    them and runs the task. Returns the task's result dict; a failure in the subprocess raises
-    :class:`ConversionError` with a one-line summary and the subprocess log as ``detail``.
-    """
-    import keras
-
-    from kerasnets.tflite import _convert
-
-    models, arrays, options = models or {}, arrays or {}, options or {}
-    if keras.backend.backend() == "tensorflow":
-        return _convert.TASKS[task](**models, **arrays, **options)
-    from kerasnets.io import save_model, write_json
-
-    with tempfile.TemporaryDirectory(prefix="kerasnets-tflite-") as tmp:
-        tmp = Path(tmp)
-        spec = {"task": task, "models": {}, "arrays": {}, "options": options}
-        for name, model in models.items():
-            spec["models"][name] = str(save_model(model, tmp / f"{name}.keras"))
-        for name, value in arrays.items():
-            if value is not None:
-                np.save(tmp / f"{name}.npy", np.asarray(value))
-                spec["arrays"][name] = str(tmp / f"{name}.npy")
-            else:
-                spec["arrays"][name] = None
-        spec["result"] = str(tmp / "result.json")
-        write_json(tmp / "spec.json", spec)
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-        proc = subprocess.run(
-            [sys.executable, "-m", "kerasnets.tflite._convert", str(tmp / "spec.json")],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        result = None
-        if Path(spec["result"]).exists():
-            result = json.loads(Path(spec["result"]).read_text())
-        if proc.returncode != 0 or result is None or "error" in result:
-            detail = (proc.stdout + proc.stderr)[-8000:]
-            if result and "error" in result:
-                summary = result["error"]
-                detail = result.get("traceback", "") + detail
-            else:
-                lines = [line for line in proc.stderr.splitlines() if line.strip()]
-                summary = lines[-1] if lines else f"exit status {proc.returncode}"
-            if summary.startswith("ValueError: "):  # bad input found on the TensorFlow side
-                raise ValueError(summary[len("ValueError: ") :])
-            prefix = "ConversionError: "
-            if summary.startswith(prefix):  # already one line, from run_converter
-                summary = summary[len(prefix) :]
-                raise ConversionError(f"{summary} (in a TensorFlow subprocess)", detail)
-            raise ConversionError(f"{task} in the TensorFlow subprocess failed: {summary}", detail)
-        return result
+def task_convert(model, calibration, jobs, num_calibration):
+    """The TensorFlow side of :func:`convert_many` (run by :func:`run_in_tensorflow`)."""
+    return {
+        "files": [
+            _convert_here(
+                model,
+                job["path"],
+                job["quantize"],
+                calibration,
+                job["io_dtype"],
+                job["sparse"],
+                num_calibration,
+                job.get("per_channel", "conv"),
+            )
+            for job in jobs
+        ]
+    }
 
 
 def convert(
@@ -327,6 +302,7 @@ def convert(
         num_calibration: how many calibration samples to feed the converter.
 
     Raises:
+        TypeError: ``model`` is not a Keras model (e.g. a path or an array).
         ValueError: bad option, missing or mis-shaped calibration data (before any work).
         ConversionError: the converter failed (one line; the log is in ``.detail``).
 
@@ -355,8 +331,11 @@ def convert_many(model, jobs: dict, calibration=None, num_calibration: int = 100
         ...                              "/tmp/i8.tflite": {"quantize": "int8"}},
         ...                      calibration=x)                    # doctest: +SKIP
     """
+    from kerasnets.data import check_samples
+
+    check_model(model)
     if calibration is not None:
-        calibration = np.asarray(calibration, dtype="float32")
+        calibration = check_samples(calibration, "calibration data")
         check_input_shape(model, calibration)
         calibration = calibration[: int(num_calibration)]
     specs, paths = [], []
@@ -381,7 +360,7 @@ def convert_many(model, jobs: dict, calibration=None, num_calibration: int = 100
         )
         paths.append(path)
     run_in_tensorflow(
-        "convert",
+        "kerasnets.tflite.conversion:task_convert",
         models={"model": model},
         arrays={"calibration": calibration},
         options={"jobs": specs, "num_calibration": int(num_calibration)},

@@ -65,31 +65,55 @@ def markdown(rows) -> str:
 
 
 def plot(rows, title="accuracy vs size"):
-    """A matplotlib figure: accuracy (%) against file size (KB, log scale), one point per row."""
+    """A matplotlib figure: test accuracy (%) against file size (KB, log scale).
+
+    One colour per variant, in a legend beside the axes (names are long and sizes cluster, so
+    labels written next to the points overprint each other); a filled circle is the raw file,
+    a cross the same file gzip-compressed, joined by a thin line.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for row in rows:
-        if row.get("accuracy") is None:
-            continue
-        for key, marker, suffix in (("bytes", "o", ""), ("gzip_bytes", "x", " (gzip)")):
-            if row.get(key):
-                ax.scatter(row[key] / 1024, 100 * row["accuracy"], marker=marker)
-                ax.annotate(
-                    row["variant"] + suffix,
-                    (row[key] / 1024, 100 * row["accuracy"]),
-                    fontsize=7,
-                    xytext=(4, 2),
-                    textcoords="offset points",
-                )
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    colours = plt.get_cmap("tab10")
+    shown = [row for row in rows if row.get("accuracy") is not None and row.get("bytes")]
+    for i, row in enumerate(shown):
+        colour = colours(i % 10)
+        acc = 100 * row["accuracy"]
+        sizes = [row["bytes"] / 1024]
+        ax.scatter(sizes[0], acc, marker="o", s=40, color=colour, label=row["variant"], zorder=3)
+        if row.get("gzip_bytes"):
+            sizes.append(row["gzip_bytes"] / 1024)
+            ax.scatter(sizes[1], acc, marker="x", s=40, color=colour, zorder=3)
+            ax.plot(sizes, [acc, acc], color=colour, linewidth=0.8, alpha=0.6)
     ax.set_xscale("log")
-    ax.set_xlabel("file size (KB, log scale; x = gzip-compressed)")
+    ax.set_xlabel("file size (KB, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, which="both", alpha=0.3)
+    accuracies = [100 * row["accuracy"] for row in shown]
+    if accuracies:
+        low, high = min(accuracies), max(accuracies)
+        pad = max(0.5, 0.1 * (high - low))
+        ax.set_ylim(low - pad, min(100.0, high + pad) + (0.2 if high >= 100 else 0))
+    ticks = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(ticks)
+    ax.xaxis.set_minor_formatter(ticks)
+    ax.tick_params(axis="x", which="both", labelsize=8)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], linestyle="", label=""),
+        Line2D([], [], marker="o", linestyle="", color="grey", label="size (file; Keras: weights)"),
+        Line2D([], [], marker="x", linestyle="", color="grey", label="gzip -9 of it"),
+    ]
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
+    )
+    fig.tight_layout()
     return fig
 
 

@@ -24,9 +24,29 @@ from pathlib import Path
 import numpy as np
 
 
+def check_path(path, what="a .tflite file") -> Path:
+    """``path`` as a ``Path``; ``TypeError`` saying what was given instead (e.g. a model).
+
+    Example:
+        >>> check_path(np.zeros(3))
+        Traceback (most recent call last):
+        ...
+        TypeError: expected a path to a .tflite file, got an array of shape (3,)
+    """
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    if hasattr(path, "layers") and hasattr(path, "predict"):
+        got = f"a Keras model ({type(path).__name__}); convert it first with tflite.convert"
+    elif isinstance(path, np.ndarray):
+        got = f"an array of shape {path.shape}"
+    else:
+        got = f"a {type(path).__name__}"
+    raise TypeError(f"expected a path to {what}, got {got}")
+
+
 def file_sizes(path) -> dict:
     """``{"bytes": raw size, "gzip_bytes": size gzip-compressed at level 9}`` of a file."""
-    data = Path(path).read_bytes()
+    data = check_path(path, "a file").read_bytes()
     return {"bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9))}
 
 
@@ -88,7 +108,7 @@ def default_threads() -> tuple[int, ...]:
 def _interpreter(path, num_threads=1, xnnpack=True):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such .tflite file: {str(path)!r}")
     resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -151,7 +171,7 @@ class TFLiteModel:
     """
 
     def __init__(self, path, num_threads: int = 1):
-        self.path = Path(path)
+        self.path = check_path(path)
         self.xnnpack = True
         self.interpreter = _interpreter(path, num_threads)
         try:
@@ -245,6 +265,7 @@ def evaluate(
     Raises:
         FileNotFoundError / ValueError: missing or invalid file, samples of the wrong shape.
     """
+    check_path(path)
     x = np.asarray(x, dtype="float32")
     if y is not None and len(y) != len(x):
         raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels")
@@ -277,6 +298,9 @@ def keras_latency_ms(model, samples, warmup: int = 10, runs: int = 50) -> float:
 
     ``samples`` (a batch) are fed one at a time, in turn.
     """
+    from kerasnets.tflite.conversion import check_model
+
+    check_model(model)
     samples = np.asarray(samples, dtype="float32")
     times = []
     for i in range(warmup + runs):

@@ -32,6 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasnets.data import check_samples
+from kerasnets.tflite.conversion import (
+    apply_options,
+    check_input_shape,
+    check_model,
+    converter_options,
+    run_converter,
+)
+from kerasnets.tflite.worker import run_in_tensorflow
+
 TECHNIQUES = ("qat", "prune", "cluster", "pqat", "cqat")
 
 _BASE_KEYS = {"name", "trainable", "dtype"}
@@ -137,6 +147,7 @@ def to_tf_keras(model):
     weights. Nested functional models become nested ``tf_keras`` models.
 
     Raises:
+        TypeError: ``model`` is not a Keras model (e.g. a path or an array).
         ValueError: listing every layer that has no ``tf_keras`` equivalent.
 
     Example:
@@ -151,8 +162,7 @@ def to_tf_keras(model):
     import keras
     import tf_keras
 
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"expected a Keras 3 model, got {type(model).__name__}")
+    check_model(model)
     problems = _unsupported_layers(model, keras)
     if problems:
         raise ValueError(
@@ -255,7 +265,7 @@ def check_technique(technique, sparsity=None, clusters=None):
         raise ValueError(f"clusters must be an integer >= 2 for {technique!r}, got {clusters!r}")
 
 
-def _tfmot_here(
+def task_tfmot(
     model,
     x_train,
     y_train,
@@ -276,7 +286,6 @@ def _tfmot_here(
     import tf_keras
 
     from kerasnets.io import atomic_path
-    from kerasnets.tflite.conversion import apply_options, converter_options, run_converter
 
     twin = to_tf_keras(model)
     loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=not ends_with_softmax(model))
@@ -403,6 +412,7 @@ def tfmot_export(
         ``{"path", "bytes", "params", "nonzero_params", "train_accuracy"}``.
 
     Raises:
+        TypeError: ``model`` is not a Keras model (e.g. a path or an array).
         ValueError: bad option, or layers tfmot or tf_keras cannot take (all listed).
         ConversionError: the TensorFlow subprocess failed (under JAX or PyTorch).
 
@@ -411,13 +421,12 @@ def tfmot_export(
         >>> result["bytes"] < 10_000                                       # doctest: +SKIP
         True
     """
-    from kerasnets.tflite.conversion import check_input_shape, run_in_tensorflow
-
+    check_model(model)
     check_technique(technique, sparsity, clusters)
     path = Path(path)
     if path.suffix != ".tflite":
         raise ValueError(f"path must end with '.tflite', got {str(path)!r}")
-    x_train = np.asarray(x_train, dtype="float32")
+    x_train = check_samples(x_train, "training data")
     y_train = np.asarray(y_train).astype("int32")
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"x_train has {len(x_train)} samples but y_train has {len(y_train)}")
@@ -435,7 +444,7 @@ def tfmot_export(
     ):
         raise ValueError(f"quantize={quantize!r} needs calibration data")
     if calibration is not None:
-        calibration = np.asarray(calibration, dtype="float32")[:100]
+        calibration = check_samples(calibration, "calibration data")[:100]
         check_input_shape(model, calibration)
     # Layers that tf_keras or tfmot cannot take are found here, before any work (and before
     # a TensorFlow subprocess starts); tfmot's own errors are still caught on the TF side.
@@ -444,7 +453,7 @@ def tfmot_export(
         raise ValueError(f"tfmot {technique!r} cannot take these layers: {', '.join(bad)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return run_in_tensorflow(
-        "tfmot",
+        "kerasnets.tflite.twin:task_tfmot",
         models={"model": model},
         arrays={"x_train": x_train, "y_train": y_train, "calibration": calibration},
         options={
