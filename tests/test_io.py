@@ -75,7 +75,7 @@ def _dead_pid():
 
 
 def test_an_unwritable_output_is_named_by_the_users_path_before_any_work(tmp_path):
-    with pytest.raises(PermissionError, match=r"output directory '/proc/kn-run': directory '/proc'"):
+    with pytest.raises(PermissionError, match=r"directory '/proc/kn-run': directory '/proc'"):
         io.check_output_dir("/proc/kn-run")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match=r"'.*file' is not a directory"):
