@@ -291,7 +291,8 @@ def test_cli_refuses_bad_numbers_and_outputs_before_work(tmp_path, capsys, offli
     if os.geteuid() != 0:  # root writes into read-only directories; /proc covers it above
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o555)
-        assert main(["export", str(model), "--calibration", "digits", "--out", str(locked / "r")])
+        argv = ["export", str(model), "--calibration", "digits", "--out", str(locked / "r")]
+        assert main(argv) == 2
         assert f"cannot write '{locked / 'r'}'" in capsys.readouterr().err
         locked.rmdir()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
