@@ -48,25 +48,3 @@ def check_model(obj, what: str = "model"):
     if not isinstance(obj, keras.Model):
         raise TypeError(f"{what} must be a keras.Model, got {_describe(obj)}")
     return obj
-
-
-def check_samples(x, y=None, what: str = "x"):
-    """Check that ``x`` (and ``y``) are non-empty arrays with one sample per label.
-
-    Returns ``x`` and ``y`` as numpy arrays. ``ValueError`` for an empty array, a length
-    mismatch between ``x`` and ``y``, or non-finite values in ``x``.
-    """
-    x = np.asarray(x)
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{what} is empty (shape {x.shape}): need at least one sample")
-    if y is not None:
-        y = np.asarray(y)
-        if y.ndim == 0 or len(y) != len(x):
-            raise ValueError(
-                f"{what} has {len(x)} samples but the labels have "
-                f"{len(y) if y.ndim else 'no'} entries: they must match"
-            )
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).sum())
-        raise ValueError(f"{what} has {bad} NaN or infinite values")
-    return x, y

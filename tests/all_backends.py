@@ -23,7 +23,6 @@ DOCTESTS = [
     "kerasnets",
     "callbacks",
     "--doctest-modules",
-    "--ignore=kerasnets/tflite/_convert.py",
 ]
 
 

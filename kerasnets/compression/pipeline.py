@@ -57,21 +57,8 @@ def _outputs_logits(model):
 def _load_data(name, model):
     from kerasnets import data
 
-    shape = tuple(model.inputs[0].shape[1:])
-    if len(shape) == 1:
-        (x, y), (xt, yt) = data.load(name, flatten=True)
-    else:
-        size = shape[0] if shape[0] == shape[1] else None
-        channels = shape[-1]
-        (x, y), (xt, yt) = (
-            data.load(name, size=size, channels=channels) if name != "digits" else (data.load(name))
-        )
-    if tuple(x.shape[1:]) != shape:
-        raise ValueError(
-            f"data set {name!r} gives inputs of shape {tuple(x.shape[1:])} but the model expects "
-            f"{shape}; pass x/y yourself or choose a matching data set"
-        )
-    return x, y, xt, yt
+    shaped = data.for_model(name, model, what="data")
+    return shaped.x, shaped.y, shaped.x_test, shaped.y_test
 
 
 def compress(

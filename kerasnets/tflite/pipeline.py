@@ -103,9 +103,9 @@ def output_kind(model) -> str:
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    from kerasnets._checks import positive_int
+
+    return positive_int(value, name)
 
 
 def plan_export(
