@@ -69,3 +69,38 @@ def install() -> None:
         return
     if not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowFinder())
+
+
+class native_output_captured:
+    """Keep what native code writes to file descriptors 1 and 2 off the terminal in a block.
+
+    The TFLite converter's calibrator prints ``fully_quantize: 0, inference_type: 6, ...`` and
+    LiteRT prints ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`` from C++, which
+    Python cannot redirect any other way. If the block raises, the captured text is written to
+    stderr, so nothing that explains a failure is lost.
+
+    Example:
+        >>> with native_output_captured():
+        ...     _ = os.write(1, b"native chatter\\n")
+    """
+
+    def __enter__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = [os.dup(1), os.dup(2)]
+        os.dup2(self._file.fileno(), 1)
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, saved in zip((1, 2), self._saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+        if exc_type is not None:
+            self._file.seek(0)
+            sys.stderr.write(self._file.read().decode(errors="replace"))
+        self._file.close()
+        return False

@@ -243,14 +243,18 @@ def run_converter(fn):
 
 
 def _quiet(fn):
-    """Run ``fn`` with TensorFlow's Python logging turned down; return its result."""
+    """Run ``fn`` with TensorFlow's Python logging turned down and the converter's native
+    prints (``fully_quantize: 0, ...``) kept off the terminal; return its result."""
     import logging
+
+    from kerasnets._quiet import native_output_captured
 
     logger = logging.getLogger("tensorflow")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        return fn()
+        with native_output_captured():
+            return fn()
     finally:
         logger.setLevel(level)
 

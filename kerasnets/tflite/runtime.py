@@ -112,12 +112,17 @@ def _interpreter(path, num_threads=1, xnnpack=True):
     if not path.is_file():
         raise FileNotFoundError(f"no such .tflite file: {str(path)!r}")
     resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    from kerasnets._quiet import native_output_captured
+
     try:
-        return Interpreter(
-            model_path=str(path),
-            num_threads=int(num_threads),
-            experimental_op_resolver_type=resolver,
-        )
+        with native_output_captured():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            interpreter = Interpreter(
+                model_path=str(path),
+                num_threads=int(num_threads),
+                experimental_op_resolver_type=resolver,
+            )
+            interpreter.allocate_tensors()
+        return interpreter
     except (ValueError, RuntimeError) as err:
         raise ValueError(f"{str(path)!r} is not a valid .tflite model: {err}") from None
 
