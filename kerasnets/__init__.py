@@ -33,6 +33,7 @@ _SUBMODULES = {
     "compression",
     "data",
     "experiments",
+    "graph",
     "io",
     "layers",
     "models",

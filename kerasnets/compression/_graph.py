@@ -17,15 +17,9 @@ def kernel_weights(layer):
 
 def flat_layers(model):
     """All layers of ``model``, descending into nested models, inputs excluded."""
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model):
-            out.extend(flat_layers(layer))
-        else:
-            out.append(layer)
-    return out
+    from kerasnets.graph import flat_layers as flat
+
+    return flat(model)
 
 
 def _matcher(spec):

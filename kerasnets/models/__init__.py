@@ -251,7 +251,10 @@ def to_functional(model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
     if not getattr(model, "_is_graph_network", False) and not model.inputs:
         raise ValueError(f"model {model.name!r} is not a functional graph; nothing to convert")
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    from kerasnets.graph import walk
+
+    for _, leaf, owner in walk(model):
+        layer = leaf if owner is model or type(owner).__module__.startswith("keras.") else owner
         name = keras.saving.get_registered_name(type(layer))
         if not type(layer).__module__.startswith("keras."):
             raise TypeError(
