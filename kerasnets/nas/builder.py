@@ -40,7 +40,7 @@ def _apply_layer(x, layer, index):
     # inception: output channels c = c/4 (1×1) + c/2 (3×3) + c/8 (5×5) + c/8 (pool path);
     # the module keeps the resolution, so a 2×2 max-pool in front downsamples.
     if stride == 2:
-        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+        x = layers.MaxPooling2D(2, name=f"{name}_downpool")(x)
     q, e = c // 4, c // 8
     return blocks.apply_inception_module(x, q, q, c // 2, max(e // 2, 1), e, e, name=name)
 
