@@ -112,7 +112,11 @@ def redact(url: str) -> str:
 
 
 def check_storage_url(url: str) -> str:
-    """Parse ``url`` as an SQLAlchemy URL Optuna can use; ``ValueError`` (one line) if it is not.
+    """Parse ``url`` as an SQLAlchemy URL Optuna can use and return it, with a driver chosen.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; where only ``psycopg2`` is
+    installed (the ``nas`` extra's ``psycopg2-binary``), the URL is given ``+psycopg2``.
+    ``ValueError`` (one line) if the URL does not parse or names another database kind.
 
     Example:
         >>> check_storage_url("sqlite:///runs/study.db")
@@ -123,22 +127,30 @@ def check_storage_url(url: str) -> str:
         ValueError: unparsable storage URL 'not a url'; expected e.g. sqlite:///path/study.db \
 or postgresql://user@host:5432/db
     """
+    import importlib.util
+
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from sqlalchemy.exc import ArgumentError
 
     hint = "expected e.g. sqlite:///path/study.db or postgresql://user@host:5432/db"
     if not isinstance(url, str):
         raise TypeError(f"storage URL must be a string, got {type(url).__name__}")
     try:
         parsed = make_url(url)
-        parsed.get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError):
+    except (ArgumentError, ValueError):
         raise ValueError(f"unparsable storage URL {url!r}; {hint}") from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql"):
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "mysql"):
         raise ValueError(
-            f"unsupported storage {parsed.get_backend_name()!r} in {redact(url)!r}; "
-            "use sqlite or postgresql"
+            f"unsupported storage {backend!r} in {redact(url)!r}; use sqlite or postgresql"
         )
+    if (
+        backend == "postgresql"
+        and parsed.drivername == "postgresql"
+        and importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    ):
+        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     return url
 
 
@@ -153,7 +165,7 @@ def open_storage(url: str, grace_period: int = 60):
     optuna = _optuna()
     from sqlalchemy.exc import SQLAlchemyError
 
-    check_storage_url(url)
+    url = check_storage_url(url)
     try:
         return optuna.storages.RDBStorage(
             url,
@@ -163,6 +175,11 @@ def open_storage(url: str, grace_period: int = 60):
                 max_retry=2
             ),
         )
+    except ImportError:
+        raise ValueError(
+            f"no database driver for {redact(url)!r}; install the 'nas' extra "
+            "(psycopg2-binary) or name one, e.g. postgresql+psycopg2://"
+        ) from None
     except (SQLAlchemyError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"cannot reach storage {redact(url)!r}: {first}") from None
