@@ -1,6 +1,6 @@
 """``kerasnets nas``: neural architecture search on Optuna (project 4).
 
-``kerasnets nas [search] --strategy evolution --trials 30 --out DIR`` runs a search with its
+``kerasnets nas [search] --strategy evolution --trials 40 --out DIR`` runs a search with its
 report (:func:`kerasnets.nas.search`); ``kerasnets nas worker --storage URL --study NAME`` joins a
 shared study (:func:`kerasnets.nas.work`); ``kerasnets nas report --storage URL --study NAME
 --out DIR`` writes the report from the database (:func:`kerasnets.nas.write_study_report`).
@@ -25,6 +25,12 @@ def _positive_float(text):
     if value is None or not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _max_macs(text):
+    if text in ("baseline", "none"):
+        return None if text == "none" else text
+    return _positive_float(text)
 
 
 def register(sub):
@@ -57,14 +63,15 @@ def register(sub):
     p.add_argument(
         "--trials",
         type=int_at_least(1),
-        default=30,
-        help="budget of finished trials of the study (default 30)",
+        default=40,
+        help="budget of finished trials of the study (default 40)",
     )
     p.add_argument(
         "--timeout",
         type=_positive_float,
-        default=None,
-        help="minutes after which no new trial starts (default: none)",
+        default=10.0,
+        help="minutes after which no new trial starts (default 10, so that a default search "
+        "with its baselines and export ends within 15 minutes)",
     )
     p.add_argument(
         "--epochs",
@@ -87,9 +94,10 @@ def register(sub):
     )
     p.add_argument(
         "--max-macs",
-        type=_positive_float,
-        default=None,
-        help="prune architectures with more MACs than this before training",
+        type=_max_macs,
+        default="baseline",
+        help="single objective: prune architectures with more MACs than this before training; "
+        "'baseline' (default): baseline_cnn's MACs on the same images; 'none': no limit",
     )
     p.add_argument(
         "--subset",

@@ -113,3 +113,44 @@ separable-256'
             Layer("separable", 8 * w),
         )
     )
+
+
+def estimate_macs(arch: Architecture, input_shape=(8, 8, 1), num_classes: int = 10) -> int:
+    """Multiply-accumulates of the convolutions and the classifier of ``arch``, without Keras.
+
+    A lower bound of :func:`kerasnets.analysis.count_macs` of :func:`build`'s model (which also
+    counts batch normalization, activations and additions, a few per cent more): a k×k
+    convolution from M to N channels costs k²·M·N per output position, a depthwise-separable
+    layer 9·M + M·N. Samplers use it to skip candidates over a MAC limit in microseconds,
+    before anything is built or written to the study.
+
+    Example:
+        >>> from kerasnets.nas.space import Layer
+        >>> estimate_macs(Architecture((Layer("conv3x3", 8),)), (8, 8, 1), 10)  # 64·9·8 + 8·10
+        4688
+    """
+    h, w, cin = (int(s) for s in input_shape)
+    total = 0
+    for layer in arch.layers:
+        c = layer.channels
+        if layer.downsample:
+            h, w = -(-h // 2), -(-w // 2)
+        hw = h * w
+        if layer.type in ("conv3x3", "conv5x5"):
+            k = 3 if layer.type == "conv3x3" else 5
+            total += hw * k * k * cin * c
+        elif layer.type == "separable":
+            total += hw * (9 * cin + cin * c)
+        elif layer.type == "residual":
+            total += hw * 9 * cin * c + hw * 9 * c * c
+            total += hw * cin * c if (layer.downsample or cin != c) else 0
+        elif layer.type == "bottleneck":
+            b = c // 4
+            total += hw * (cin * b + 9 * b * b + b * c)
+            total += hw * cin * c if (layer.downsample or cin != c) else 0
+        else:  # inception: 1×1 | 1×1→3×3 | 1×1→5×5 | pool→1×1
+            q, e = c // 4, c // 8
+            e2 = max(e // 2, 1)
+            total += hw * (cin * q + cin * q + 9 * q * (c // 2) + cin * e2 + 25 * e2 * e + cin * e)
+        cin = c
+    return total + cin * num_classes

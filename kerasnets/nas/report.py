@@ -77,7 +77,7 @@ def _rows(study) -> list[dict]:
         rows.append(
             {
                 "number": t.number,
-                "state": t.state.name.lower(),
+                "state": "over_max_macs" if ua.get("over_max_macs") else t.state.name.lower(),
                 "accuracy": ua.get("accuracy") if t.state == TrialState.COMPLETE else None,
                 "macs": ua.get("macs"),
                 "params": ua.get("params"),
@@ -165,6 +165,7 @@ def summarize(study, storage_url: str | None = None) -> dict:
         "trials_pruned": sum(r["state"] == "pruned" for r in rows),
         "trials_failed": sum(r["state"] == "fail" for r in rows),
         "trials_running": sum(r["state"] in ("running", "waiting") for r in rows),
+        "candidates_over_max_macs": sum(r["state"] == "over_max_macs" for r in rows),
         "wall_seconds": (max(ends) - min(starts)) if starts and ends else None,
         "trial_seconds_total": float(sum(walls)),
         "train_seconds_total": float(sum(trains)),
@@ -403,7 +404,8 @@ def render_markdown(summary: dict) -> str:
         "",
         f"- trials: {c['trials_finished']} finished ({c['trials_complete']} complete, "
         f"{c['trials_pruned']} pruned), {c['trials_failed']} failed (retried), "
-        f"{c['trials_running']} running or waiting",
+        f"{c['trials_running']} running or waiting; {c['candidates_over_max_macs']} candidates "
+        "over max_macs skipped before training (not counted)",
         f"- wall time from first start to last end: {_fmt(c['wall_seconds'], 1)} s",
         f"- CPU-seconds per trial (mean, process time): {_fmt(c['cpu_seconds_per_trial'], 1)}",
         f"- time in training: {_fmt(c['train_seconds_total'], 1)} s of "

@@ -46,6 +46,21 @@ def _inside(dist, value) -> bool:
         return False
 
 
+class _Draft:
+    """Stands in for an Optuna trial while a sampler drafts a whole architecture in memory."""
+
+    def __init__(self, propose):
+        self.params, self._propose = {}, propose
+
+    def suggest_int(self, name, low, high):
+        self.params[name] = int(self._propose(name, IntDistribution(low, high)))
+        return self.params[name]
+
+    def suggest_categorical(self, name, choices):
+        self.params[name] = self._propose(name, CategoricalDistribution(choices))
+        return self.params[name]
+
+
 class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
     """Aging evolution (Real et al. 2019) for single-objective studies; see the module docstring.
 
@@ -54,6 +69,11 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
             (the paper uses 100 for thousands of trials; small budgets need small P).
         sample_size: S, the tournament size (2 ≤ S ≤ P).
         seed: seed of the sampler's random choices.
+        space: a :class:`~kerasnets.nas.space.SearchSpace`: draft each child as a whole
+            architecture (``space.sample`` on a stand-in trial) before the trial asks for it.
+        feasible: with ``space``, a predicate on the drafted architecture; drafts that fail it
+            are redrawn (up to ``max_drafts`` times), e.g. a MAC limit.
+        max_drafts: most drafts per trial; the last one is used if none is feasible.
 
     Example:
         >>> RegularizedEvolutionSampler(population_size=2, sample_size=3)
@@ -62,7 +82,15 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
         ValueError: sample_size must be an integer in [1, population_size=2], got 3
     """
 
-    def __init__(self, population_size: int = 10, sample_size: int = 3, seed: int | None = None):
+    def __init__(
+        self,
+        population_size: int = 10,
+        sample_size: int = 3,
+        seed: int | None = None,
+        space=None,
+        feasible=None,
+        max_drafts: int = 1000,
+    ):
         if isinstance(population_size, bool) or not isinstance(population_size, int):
             raise ValueError(f"population_size must be a positive integer, got {population_size!r}")
         if population_size < 1:
@@ -80,7 +108,8 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
         self.sample_size = sample_size
         self._rng = np.random.RandomState(seed)
         self._random = optuna.samplers.RandomSampler(seed=seed)
-        self._plans: dict[int, tuple[dict, str]] = {}
+        self._plans: dict[int, tuple[dict, str | None]] = {}
+        self.space, self.feasible, self.max_drafts = space, feasible, max_drafts
 
     def reseed_rng(self) -> None:
         self._rng.seed()
@@ -92,18 +121,42 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
     def sample_relative(self, study, trial, search_space):
         return {}
 
-    def before_trial(self, study, trial) -> None:
-        self._raise_error_if_multi_objective(study)
+    def _parent(self, study):
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(finished) < self.population_size:
-            return
+            return None
         population = sorted(finished, key=lambda t: t.number)[-self.population_size :]
         picks = self._rng.choice(len(population), self.sample_size, replace=False)
         sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        parent = max((population[i] for i in picks), key=lambda t: sign * t.value)
-        mutated = str(self._rng.choice(sorted(parent.params)))
-        self._plans[trial.number] = (dict(parent.params), mutated)
-        study._storage.set_trial_system_attr(trial._trial_id, PARENT_ATTR, parent.number)
+        return max((population[i] for i in picks), key=lambda t: sign * t.value)
+
+    def before_trial(self, study, trial) -> None:
+        self._raise_error_if_multi_objective(study)
+        parent = self._parent(study)
+        if parent is not None:
+            study._storage.set_trial_system_attr(trial._trial_id, PARENT_ATTR, parent.number)
+        if self.space is None:  # mutate parameter by parameter as the trial asks for them
+            if parent is not None:
+                mutated = str(self._rng.choice(sorted(parent.params)))
+                self._plans[trial.number] = (dict(parent.params), mutated)
+            return
+        # Draft whole architectures in memory until one is feasible: rejected drafts cost
+        # microseconds and never reach the study.
+        for _ in range(self.max_drafts):
+            mutated = None if parent is None else str(self._rng.choice(sorted(parent.params)))
+            draft = _Draft(lambda name, dist, m=mutated: self._propose(parent, m, name, dist))
+            arch = self.space.sample(draft)
+            if self.feasible is None or self.feasible(arch):
+                break
+        self._plans[trial.number] = (draft.params, None)
+
+    def _propose(self, parent, mutated, name, dist):
+        if parent is not None and name in parent.params and _inside(dist, parent.params[name]):
+            value = parent.params[name]
+            return self._mutate(value, dist, None, None, name) if name == mutated else value
+        if isinstance(dist, CategoricalDistribution):
+            return dist.choices[self._rng.randint(len(dist.choices))]
+        return int(self._rng.randint(dist.low, dist.high + 1))
 
     def sample_independent(self, study, trial, param_name, param_distribution):
         plan = self._plans.get(trial.number)
@@ -111,6 +164,8 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
             return self._random.sample_independent(study, trial, param_name, param_distribution)
         params, mutated = plan
         value = params[param_name]
+        if mutated is None and _inside(param_distribution, value):
+            return value
         if not _inside(param_distribution, value):
             return self._random.sample_independent(study, trial, param_name, param_distribution)
         if param_name == mutated:
@@ -132,10 +187,19 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
         self._plans.pop(trial.number, None)
 
 
-def make_sampler(strategy: str, seed: int | None = None, population_size: int | None = None):
+def make_sampler(
+    strategy: str,
+    seed: int | None = None,
+    population_size: int | None = None,
+    space=None,
+    feasible=None,
+):
     """The Optuna sampler of ``strategy`` (one of :data:`STRATEGIES`).
 
-    ``population_size`` defaults to 10 for evolution and 8 for NSGA-II (small budgets).
+    ``population_size`` defaults to 10 for evolution and 8 for NSGA-II (small budgets). With
+    ``space`` and ``feasible`` (single objective), random search and evolution redraw candidates
+    that fail ``feasible`` before they reach the study (random search is then the evolution
+    sampler whose population never fills).
 
     Example:
         >>> type(make_sampler("nsga2", seed=0)).__name__
@@ -144,8 +208,12 @@ def make_sampler(strategy: str, seed: int | None = None, population_size: int | 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
     if strategy == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+        if feasible is None:
+            return optuna.samplers.RandomSampler(seed=seed)
+        return RegularizedEvolutionSampler(2**62, 1, seed=seed, space=space, feasible=feasible)
     if strategy == "evolution":
         size = population_size or 10
-        return RegularizedEvolutionSampler(size, min(3, size), seed=seed)
+        return RegularizedEvolutionSampler(
+            size, min(3, size), seed=seed, space=space, feasible=feasible
+        )
     return optuna.samplers.NSGAIISampler(population_size=population_size or 8, seed=seed)

@@ -40,6 +40,10 @@ from kerasnets.nas.space import SearchSpace
 
 OBJECTIVES = ("accuracy", "macs", "params")
 CONFIG_ATTR = "kerasnets_nas"
+# Architectures over max_macs are pruned before training and do not count against the budget.
+OVER_MAX_MACS = "over_max_macs"
+# How many such skipped candidates per budgeted trial before a search gives up.
+MAX_SKIPS_PER_TRIAL = 50
 # Fields that define what a study searches; a run must agree on all of them to join it.
 _DEFINING = (
     "space",
@@ -237,7 +241,11 @@ def _slots_used(study, before: int | None = None) -> tuple[int, int]:
     from optuna.trial import TrialState
 
     live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-    trials = study.get_trials(deepcopy=False, states=live)
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=live)
+        if not t.user_attrs.get(OVER_MAX_MACS)
+    ]
     if before is not None:
         trials = [t for t in trials if t.number < before]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
@@ -247,7 +255,12 @@ def _slots_used(study, before: int | None = None) -> tuple[int, int]:
 def _finished(study) -> list:
     from optuna.trial import TrialState
 
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if not t.user_attrs.get(OVER_MAX_MACS)
+    ]
 
 
 def make_objective(config: dict, data=None):
@@ -286,7 +299,7 @@ def make_objective(config: dict, data=None):
         t_build = time.perf_counter() - t0
         trial.set_user_attr("time_build", t_build)
         if config.get("max_macs") and macs > config["max_macs"]:
-            trial.set_user_attr("pruned_reason", f"MACs {macs} > max_macs {config['max_macs']}")
+            trial.set_user_attr(OVER_MAX_MACS, True)
             raise optuna.TrialPruned()
         model.compile(
             optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
@@ -344,7 +357,7 @@ def make_config(
     dataset="digits",
     space=None,
     objectives=None,
-    max_macs=None,
+    max_macs="baseline",
     subset=None,
     batch_size=32,
     seed=0,
@@ -394,10 +407,17 @@ def make_config(
             raise ValueError(f"{what} must be a positive integer, got {value!r}")
     if subset is not None and (not isinstance(subset, int) or subset < 20):
         raise ValueError(f"subset must be an integer >= 20, got {subset!r}")
-    if max_macs is not None and (not isinstance(max_macs, (int, float)) or max_macs <= 0):
-        raise ValueError(f"max_macs must be a positive number, got {max_macs!r}")
     if dataset not in data_mod.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(data_mod.DATASETS)}")
+    shape, num_classes = _shape(dataset)
+    if max_macs == "baseline":
+        max_macs = None if len(objectives) > 1 else _baseline_macs(shape, num_classes)
+    if max_macs is not None and (
+        isinstance(max_macs, bool) or not isinstance(max_macs, (int, float)) or max_macs <= 0
+    ):
+        raise ValueError(
+            f"max_macs must be a positive number, 'baseline' or None, got {max_macs!r}"
+        )
     return {
         "strategy": strategy,
         "space": space.to_dict(),
@@ -409,7 +429,26 @@ def make_config(
         "subset": subset,
         "batch_size": int(batch_size),
         "seed": int(seed),
+        "input_shape": shape,
+        "num_classes": int(num_classes),
     }
+
+
+def _shape(dataset):
+    from kerasnets import data
+
+    (x, _), _ = data.load(dataset, subset=20, test_subset=10)
+    if x.ndim != 4:
+        raise ValueError(f"dataset {dataset!r} has no images; NAS needs (h, w, c)")
+    return [int(s) for s in x.shape[1:]], data.num_classes(dataset)
+
+
+def _baseline_macs(shape, num_classes) -> int:
+    """MACs of the zoo's ``baseline_cnn`` on images of ``shape`` (the default constraint)."""
+    from kerasnets import analysis, models
+
+    model = models.build("baseline_cnn", input_shape=tuple(shape), num_classes=num_classes)
+    return int(analysis.count_macs(model))
 
 
 def _directions(objectives):
@@ -417,10 +456,20 @@ def _directions(objectives):
 
 
 def _sampler(config: dict, seed: int | None):
+    from kerasnets.nas.builder import estimate_macs
     from kerasnets.nas.samplers import make_sampler
 
     population = max(2, min(10, config["trials"] // 3))
-    return make_sampler(config["strategy"], seed=seed, population_size=population)
+    space, feasible = SearchSpace.from_dict(config["space"]), None
+    limit, shape = config.get("max_macs"), config.get("input_shape")
+    if limit and shape and len(config["objectives"]) == 1:
+
+        def feasible(arch):  # a lower bound of the counted MACs: never rejects a feasible one
+            return estimate_macs(arch, shape, config["num_classes"]) <= limit
+
+    return make_sampler(
+        config["strategy"], seed=seed, population_size=population, space=space, feasible=feasible
+    )
 
 
 def _pruner(config):
@@ -500,7 +549,11 @@ def _progress(config, verbose, stream=None):
     stream = stream or sys.stdout
 
     def callback(study, trial):
-        if not verbose or trial.user_attrs.get("over_budget"):
+        if (
+            not verbose
+            or trial.user_attrs.get("over_budget")
+            or trial.user_attrs.get(OVER_MAX_MACS)
+        ):
             return
         done = len(_finished(study))
         acc = trial.user_attrs.get("accuracy")
@@ -545,6 +598,15 @@ def run_trials(study, config, timeout=None, verbose=1, data=None, max_trials=Non
             break
         if max_trials is not None and ran >= max_trials:
             break
+        skipped = sum(
+            bool(t.user_attrs.get(OVER_MAX_MACS)) for t in study.get_trials(deepcopy=False)
+        )
+        if skipped > MAX_SKIPS_PER_TRIAL * config["trials"]:
+            print(
+                f"stopping: {skipped} candidates exceeded max_macs; widen it or narrow the space",
+                file=sys.stderr,
+            )
+            break
         used, waiting = _slots_used(study)
         if used >= config["trials"] and not waiting:
             # Every slot is taken by a running trial of another worker: wait, since that
@@ -572,7 +634,7 @@ def search(
     dataset: str = "digits",
     space=None,
     objectives=None,
-    max_macs=None,
+    max_macs="baseline",
     subset=None,
     batch_size: int = 32,
     seed: int = 0,
@@ -598,7 +660,9 @@ def search(
         space: a :class:`SearchSpace` (or its dict); default the lecture's.
         objectives: ``"accuracy"`` (random, evolution) or ``"accuracy,macs"`` / ``"accuracy,
             params"`` (nsga2, random).
-        max_macs: single-objective constraint: architectures over it are pruned before training.
+        max_macs: single-objective constraint: architectures with more MACs are pruned before
+            training. ``"baseline"`` (default) means the MACs of the zoo's ``baseline_cnn`` on
+            the same images (ignored for two objectives); None means no constraint.
         subset: training samples to keep (default all; 200 in fast mode).
         batch_size: training batch size.
         seed: seed of the sampler and of each trial's initialization.
