@@ -14,7 +14,7 @@ import numpy as np
 import optuna
 import pytest
 
-from kerasnets import analysis, io, nas
+from kerasnets import analysis, io, models, nas
 from kerasnets.cli import main
 from kerasnets.nas import report as rep
 from kerasnets.nas.space import Architecture, Layer, SearchSpace, architecture_from_params
@@ -95,7 +95,9 @@ def test_every_layer_type_builds_counts_and_round_trips(tmp_path, rng):
     assert tuple(model.output.shape) == (None, 10)
     profile = analysis.profile(model)
     assert profile.uncounted == []
-    assert analysis.count_macs(model) > 0
+    counted = analysis.count_macs(model)
+    # the samplers' analytic estimate is a tight lower bound of the counted MACs
+    assert 0.9 * counted <= nas.builder.estimate_macs(arch, (8, 8, 1), 10) <= counted
     x = rng.random((2, 8, 8, 1)).astype("float32")
     path = io.save_model(model, tmp_path / "m.keras", portable=True)
     loaded = keras.saving.load_model(path)
@@ -143,6 +145,25 @@ def test_evolution_is_reproducible_and_refuses_two_objectives():
         nas.study.make_config("evolution", objectives="accuracy,macs")
     with pytest.raises(ValueError, match="unknown strategy 'tpe'; allowed: random, evolution"):
         nas.make_sampler("tpe")
+
+
+def test_constrained_search_drafts_only_architectures_under_max_macs():
+    from kerasnets.nas.builder import estimate_macs
+    from kerasnets.nas.study import _sampler, make_config
+
+    for strategy in ("random", "evolution"):
+        config = make_config(strategy, trials=12)  # the lecture's space, baseline_cnn's MACs
+        baseline = models.build("baseline_cnn", input_shape=(8, 8, 1))
+        assert config["max_macs"] == analysis.count_macs(baseline)
+        study = optuna.create_study(direction="maximize", sampler=_sampler(config, seed=0))
+        space = SearchSpace.from_dict(config["space"])
+        for i in range(12):
+            trial = study.ask()
+            arch = space.sample(trial)
+            assert estimate_macs(arch, (8, 8, 1), 10) <= config["max_macs"]
+            study.tell(trial, arch.depth / 20 + i / 1000)
+        parents = [t.system_attrs.get("evolution:parent") for t in study.trials]
+        assert (parents[-1] is not None) == (strategy == "evolution")
 
 
 # --- Pareto and hypervolume ------------------------------------------------------------
