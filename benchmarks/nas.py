@@ -107,7 +107,10 @@ def plot(table, ref, path):
     a1.set_title("Best accuracy vs budget")
     a2.set_ylabel(f"hypervolume (accuracy × decades of MACs, ref {ref:.0e})")
     a2.set_title("Hypervolume vs budget")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("finished trials (count)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")

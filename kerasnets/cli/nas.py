@@ -69,9 +69,9 @@ def register(sub):
     p.add_argument(
         "--timeout",
         type=_positive_float,
-        default=10.0,
-        help="minutes after which no new trial starts (default 10, so that a default search "
-        "with its baselines and export ends within 15 minutes)",
+        default=None,
+        help="minutes after which no new trial starts (search default 10, so that a default "
+        "search with its baselines and export ends within 15 minutes; worker default: none)",
     )
     p.add_argument(
         "--epochs",
@@ -215,7 +215,7 @@ def run(args) -> int:
         summary = nas.search(
             strategy=args.strategy,
             trials=args.trials,
-            timeout=None if args.timeout is None else args.timeout * 60,
+            timeout=(10.0 if args.timeout is None else args.timeout) * 60,
             epochs=args.epochs,
             dataset=args.dataset,
             space=_space(args.space),

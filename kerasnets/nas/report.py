@@ -269,7 +269,10 @@ def plot_progress(summary: dict):
     a2.set_xlabel("finished trials (count)")
     a2.set_ylabel(f"hypervolume (accuracy × decades of MACs, ref {ref:.0e})")
     a2.set_title("Hypervolume so far")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     return fig
@@ -300,8 +303,9 @@ def plot_patterns(summary: dict):
         ax.set_xticks(x, keys, rotation=30 if key == "layer_types" else 0, fontsize=8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("share of layers (fraction)")
-        ax.set_ylim(0, 1)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_ylim(0, 1.3)  # room above the bars (shares ≤ 1) for the legend
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
         ax.grid(alpha=0.3, axis="y")
     axes[0].set_title("Layer types")
     axes[1].set_title("Widths")
