@@ -357,7 +357,7 @@ def make_config(
     dataset="digits",
     space=None,
     objectives=None,
-    max_macs="baseline",
+    max_macs="baseline/2",
     subset=None,
     batch_size=32,
     seed=0,
@@ -410,13 +410,15 @@ def make_config(
     if dataset not in data_mod.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(data_mod.DATASETS)}")
     shape, num_classes = _shape(dataset)
-    if max_macs == "baseline":
-        max_macs = None if len(objectives) > 1 else _baseline_macs(shape, num_classes)
+    if max_macs in ("baseline", "baseline/2"):
+        divisor = 2 if max_macs == "baseline/2" else 1
+        max_macs = None if len(objectives) > 1 else _baseline_macs(shape, num_classes) // divisor
     if max_macs is not None and (
         isinstance(max_macs, bool) or not isinstance(max_macs, (int, float)) or max_macs <= 0
     ):
         raise ValueError(
-            f"max_macs must be a positive number, 'baseline' or None, got {max_macs!r}"
+            "max_macs must be a positive number, 'baseline', 'baseline/2' or None, "
+            f"got {max_macs!r}"
         )
     return {
         "strategy": strategy,
@@ -459,7 +461,7 @@ def _sampler(config: dict, seed: int | None):
     from kerasnets.nas.builder import estimate_macs
     from kerasnets.nas.samplers import make_sampler
 
-    population = max(2, min(10, config["trials"] // 3))
+    population = max(2, min(10, config["trials"] // 8))
     space, feasible = SearchSpace.from_dict(config["space"]), None
     limit, shape = config.get("max_macs"), config.get("input_shape")
     if limit and shape and len(config["objectives"]) == 1:
@@ -476,7 +478,8 @@ def _pruner(config):
     optuna = _optuna()
     if len(config["objectives"]) > 1:
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    # Early epochs are noisy (batch-norm statistics settle): judge only the second half.
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=config["epochs"] // 2)
 
 
 def open_study(storage_url: str, study_name: str, config: dict | None, seed=None, grace_period=60):
@@ -634,7 +637,7 @@ def search(
     dataset: str = "digits",
     space=None,
     objectives=None,
-    max_macs="baseline",
+    max_macs="baseline/2",
     subset=None,
     batch_size: int = 32,
     seed: int = 0,
@@ -661,8 +664,9 @@ def search(
         objectives: ``"accuracy"`` (random, evolution) or ``"accuracy,macs"`` / ``"accuracy,
             params"`` (nsga2, random).
         max_macs: single-objective constraint: architectures with more MACs are pruned before
-            training. ``"baseline"`` (default) means the MACs of the zoo's ``baseline_cnn`` on
-            the same images (ignored for two objectives); None means no constraint.
+            training. ``"baseline/2"`` (default) means half the MACs of the zoo's
+            ``baseline_cnn`` on the same images, so a find at least as accurate dominates it;
+            ``"baseline"`` its full MACs; None no constraint. Ignored for two objectives.
         subset: training samples to keep (default all; 200 in fast mode).
         batch_size: training batch size.
         seed: seed of the sampler and of each trial's initialization.
