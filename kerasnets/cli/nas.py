@@ -70,7 +70,7 @@ def register(sub):
         "--timeout",
         type=_positive_float,
         default=None,
-        help="minutes after which no new trial starts (search default 10, so that a default "
+        help="minutes after which no new trial starts (search default 8, so that a default "
         "search with its baselines and export ends within 15 minutes; worker default: none)",
     )
     p.add_argument(
@@ -216,7 +216,7 @@ def run(args) -> int:
         summary = nas.search(
             strategy=args.strategy,
             trials=args.trials,
-            timeout=(10.0 if args.timeout is None else args.timeout) * 60,
+            timeout=(8.0 if args.timeout is None else args.timeout) * 60,
             epochs=args.epochs,
             dataset=args.dataset,
             space=_space(args.space),
