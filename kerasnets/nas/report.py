@@ -10,7 +10,7 @@ Example:
     >>> pareto_front([(0.9, 100.0), (0.95, 300.0), (0.8, 200.0)])
     [0, 1]
     >>> round(hypervolume([(0.9, 100.0), (0.95, 1000.0)], ref_cost=10000.0), 3)
-    2.75
+    1.85
 """
 
 from __future__ import annotations
