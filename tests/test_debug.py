@@ -187,13 +187,13 @@ def test_zoo_models_end_in_float32_under_mixed_precision(policy, backend):
     keras.config.set_dtype_policy(policy)
     try:
         mlp = small_mlp()
-        cnn = models.DenseNet(blocks=(2, 2), growth_rate=4, input_shape=(8, 8, 3), num_classes=3)
+        cnn = models.DenseNet(blocks=(1,), growth_rate=2, input_shape=(4, 4, 3), num_classes=3)
     finally:
         keras.config.set_dtype_policy(previous)
     rng = np.random.default_rng(0)
     for model, x in [
         (mlp, rng.random((4, 64), dtype="float32")),
-        (cnn, rng.random((4, 8, 8, 3), dtype="float32")),
+        (cnn, rng.random((4, 4, 4, 3), dtype="float32")),
     ]:
         assert model.get_layer("hidden1_dense" if model is mlp else "conv1_conv").compute_dtype in (
             "float16",
@@ -204,3 +204,49 @@ def test_zoo_models_end_in_float32_under_mixed_precision(policy, backend):
         loss = model.train_on_batch(x, np.array([0, 1, 2, 1]))
         assert np.isfinite(loss)
         assert ops.convert_to_numpy(model(x)).dtype == np.float32
+
+
+# Reference solutions of tutorial 08's exercises.
+
+
+def first_layer_below(activation, initializer, threshold=0.01, depth=30):
+    """Exercise 1: the first layer whose activation variance is below ``threshold``."""
+    run = debug.propagate(activation, initializer, depth=depth, width=256)
+    return next((n for n, v in zip(run["layers"], run["variance"]) if v < threshold), None)
+
+
+def test_exercise_1_relu_with_glorot_vanishes_he_does_not():
+    layer = first_layer_below("relu", "glorot_uniform")
+    assert layer is not None and 3 <= layer <= 15
+    assert first_layer_below("relu", "he_normal") is None
+
+
+class FixedSquareScale(keras.layers.Layer):
+    """Exercise 2: y = x·w², with the gradient autodiff gives it (no stop_gradient)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, inputs):
+        return inputs * self.w * self.w
+
+
+def test_exercise_2_the_fixed_layer_passes_the_gradient_check(digits):
+    x, y = digits
+    inputs = keras.Input((64,))
+    h = keras.layers.Dense(16, activation="relu", name="dense")(inputs)
+    h = FixedSquareScale(name="square_scale")(h)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(h))
+    result = debug.gradient_check(model, x[:8], y[:8], entries=4)
+    assert result["passed"], result["layers"]
+
+
+def test_exercise_3_lr_finder_on_a_selu_mlp(digits):
+    x, y = digits
+    model = models.build("mlp", input_shape=(64,), depth=4, width=32, activation="selu")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    finder = debug.LRFinder(start_lr=1e-5, end_lr=1.0, num_steps=16)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[finder])
+    assert 1e-5 <= finder.result().suggestion <= 1.0
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
