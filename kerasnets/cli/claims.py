@@ -19,7 +19,9 @@ def register(sub):
     )
     p.add_argument("--only", nargs="+", metavar="ID", help="measure only these claim ids")
     p.add_argument(
-        "--analytic", action="store_true", help="skip the training rows (seconds instead of ~1 min)"
+        "--analytic",
+        action="store_true",
+        help="skip the training rows (the compression and INT8 conversion runs)",
     )
     p.add_argument("--out", help="directory for report.md and claims.json")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
