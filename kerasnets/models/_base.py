@@ -186,9 +186,19 @@ def apply_imagenet_stem(x, filters, activation, use_bias=False, normalize=True, 
 
 
 def apply_classifier(x, num_classes, classifier_activation, dropout=0.0):
-    """Global average pooling → dropout → dense classifier (named ``predictions``)."""
+    """Global average pooling → dropout → dense classifier (named ``predictions``).
+
+    Under a mixed-precision policy (``mixed_float16``, ``mixed_bfloat16``) the classifier runs
+    in float32, so the model's outputs (softmax, loss) are float32 as Keras recommends.
+    """
     if len(x.shape) == 4:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="top_dropout")(x)
-    return layers.Dense(num_classes, activation=classifier_activation, name="predictions")(x)
+    mixed = keras.config.dtype_policy().name.startswith("mixed_")
+    return layers.Dense(
+        num_classes,
+        activation=classifier_activation,
+        dtype="float32" if mixed else None,
+        name="predictions",
+    )(x)
