@@ -40,12 +40,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST_NOTE = (
-    '!!! note "Executed in fast mode"\n'
-    "    This page is the tutorial `tutorials/{name}` executed when the site was built, on the "
-    "**{backend}** backend with `KERASNETS_FAST=1`: small data and few epochs, so that the whole "
-    "site builds in minutes. The numbers are from that short run; run the tutorial without "
-    "`KERASNETS_FAST` for the full one."
+FAST_NOTE = (  # a blockquote: the notebooks are rendered by nbconvert, without admonitions
+    "> **Executed in fast mode.** This page is the tutorial `tutorials/{name}` executed when the "
+    "site was built, on the **{backend}** backend with `KERASNETS_FAST=1`: small data and few "
+    "epochs, so that the whole site builds in minutes. The numbers are from that short run; run "
+    "the tutorial without `KERASNETS_FAST` for the full one."
 )
 
 
