@@ -31,6 +31,7 @@ atomically.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import socket
@@ -45,9 +46,15 @@ _LOCK = threading.Lock()
 
 
 def check_log_dir(log_dir, name="log_dir"):
-    """``log_dir`` as a Path, or None; ``ValueError`` for a value that cannot be a directory."""
+    """``log_dir`` as a Path, or None; ``ValueError`` for a value that cannot be a directory,
+    ``ImportError`` if the ``tensorboard`` package that writes the events is missing."""
     if log_dir is None:
         return None
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ImportError(
+            f"{name}= writes TensorBoard event files with the tensorboard package, which is not "
+            "installed: pip install 'kerasnets[tensorboard]' (or pip install tensorboard)"
+        )
     if isinstance(log_dir, bool) or not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
         raise ValueError(f"{name} must be None or a directory path (str or Path), got {log_dir!r}")
     path = Path(log_dir)

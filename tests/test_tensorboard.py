@@ -171,6 +171,19 @@ def test_bad_log_dir_fails_before_anything_is_written(tmp_path):
         write_tensorboard([], None)
 
 
+def test_missing_tensorboard_package_is_named_at_construction(tmp_path, monkeypatch):
+    import callbacks._tensorboard as tb
+
+    real = tb.importlib.util.find_spec
+    monkeypatch.setattr(
+        tb.importlib.util, "find_spec", lambda n, *a: None if n == "tensorboard" else real(n, *a)
+    )
+    x, _ = data()
+    with pytest.raises(ImportError, match=r"pip install 'kerasnets\[tensorboard\]'"):
+        DeadNeuronMonitor(x, log_dir=tmp_path)
+    DeadNeuronMonitor(x)  # without log_dir nothing needs it
+
+
 def test_writing_events_does_not_import_tensorflow(backend, in_backend):
     if backend == "tensorflow":
         pytest.skip("TensorFlow is the backend here")
