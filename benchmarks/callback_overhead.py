@@ -3,7 +3,8 @@
 The model is the lecture's 10-layer MLP (ReLU, He initialization, 64 units) on the flattened
 digits (1,437 training images, batch 32), one model for all configurations. Each configuration
 is compiled by a warm-up ``fit`` first; then whole ``fit`` calls of ``--epochs`` epochs are
-timed alternately — without, with monitors, floor, [with TensorBoard], without, ... — and the
+timed alternately — without, with monitors, floor, with monitors and log_dir, [with
+TensorBoard], without, ... — and the
 ratio to "without" is reported for the medians of ``--repeats`` and for the fastest runs
 ("best": on a busy machine, or with TensorFlow's occasional 70 ms stall in an epoch, the
 minimum is the steadier estimate of what the monitors themselves cost). The monitors run at
@@ -16,6 +17,14 @@ The "floor" column times a callback that does the least a gradient-flow check ca
 same moments, the same 256-sample probe gradient that ``GradientFlowMonitor`` takes
 (:func:`kerasnets.backend.loss_and_gradients`), and no statistics at all: the cost that any
 check of that gradient at every epoch pays before it computes a single statistic.
+
+The "log_dir" column times the same four monitors writing their per-layer numbers and
+histograms as TensorBoard event files (``log_dir=``), as a ratio to the monitors without it
+(goal ≤ 1.05 at ``--tile 10``): the cost of the TensorBoard output alone. On a busy machine
+that ratio of two fit times scatters by more than the cost itself, so the "events" column
+also times the writing inside the log_dir fits (tagging, serializing, writing and closing the
+event file) and reports 1 + that time over the monitors' fit time. It needs the
+``tensorboard`` package, as the row below.
 
 On TensorFlow the familiar peer, ``keras.callbacks.TensorBoard(histogram_freq=1)``, is timed
 too if the ``tensorboard`` package is installed (``pip install kerasnets[tensorboard]``);
@@ -89,12 +98,12 @@ def measure(epochs: int, repeats: int, tile: int = 1) -> dict:
     x, y = np.tile(x, (tile, 1)), np.tile(y, tile)  # longer epochs, same per-epoch checks
     logdir = tempfile.mkdtemp(prefix="callback-overhead-")
 
-    def monitors():
+    def monitors(log_dir=None):
         return [
-            DeadNeuronMonitor(x),
-            GradientFlowMonitor(x, y),
-            ActivationStatsMonitor(x),
-            GradientExplosionMonitor(x, y),
+            DeadNeuronMonitor(x, log_dir=log_dir),
+            GradientFlowMonitor(x, y, log_dir=log_dir),
+            ActivationStatsMonitor(x, log_dir=log_dir),
+            GradientExplosionMonitor(x, y, log_dir=log_dir),
         ]
 
     class GradientOnly(keras.callbacks.Callback):
@@ -111,6 +120,10 @@ def measure(epochs: int, repeats: int, tile: int = 1) -> dict:
 
     configs = {"without": lambda: [], "monitors": monitors, "floor": lambda: [GradientOnly()]}
     notes = {}
+    if tensorboard_available():
+        configs["log_dir"] = lambda: monitors(tempfile.mkdtemp(dir=logdir))
+    else:
+        notes["log_dir"] = "skipped: tensorboard is not installed"
     if keras.backend.backend() == "tensorflow":
         if tensorboard_available():
             configs["tensorboard"] = lambda: [keras.callbacks.TensorBoard(logdir, histogram_freq=1)]
@@ -125,13 +138,36 @@ def measure(epochs: int, repeats: int, tile: int = 1) -> dict:
     for name in configs:  # warm-up: compile the train step and each configuration's probes
         model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=configs[name]())
 
+    # The time the log_dir fits spend writing events (tagging, serializing, writing, closing),
+    # measured inside them: on a busy machine a steadier figure than a ratio of two fit times.
+    from callbacks._base import Monitor
+
+    writing = {"seconds": 0.0}
+
+    def timed(method):
+        def wrapper(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                writing["seconds"] += time.perf_counter() - start
+
+        return wrapper
+
+    Monitor._write_check = timed(Monitor._write_check)
+    Monitor._close_tensorboard = timed(Monitor._close_tensorboard)
+
     times = {name: [] for name in configs}
+    events_seconds = []
     for _ in range(repeats):  # alternate, so that machine load affects all alike
         for name in configs:
             callbacks = configs[name]()
+            writing["seconds"] = 0.0
             start = time.perf_counter()
             model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
             times[name].append(time.perf_counter() - start)
+            if name == "log_dir":
+                events_seconds.append(writing["seconds"])
     medians = {name: float(np.median(t)) for name, t in times.items()}
     best = {name: float(np.min(t)) for name, t in times.items()}
     return {
@@ -145,6 +181,19 @@ def measure(epochs: int, repeats: int, tile: int = 1) -> dict:
         "ratios": {n: medians[n] / medians["without"] for n in medians if n != "without"},
         "best_seconds": best,
         "best_ratios": {n: best[n] / best["without"] for n in best if n != "without"},
+        # log_dir: the monitors writing TensorBoard events, over the same monitors without it
+        "log_dir_over_monitors": medians["log_dir"] / medians["monitors"]
+        if "log_dir" in medians
+        else None,
+        "best_log_dir_over_monitors": best["log_dir"] / best["monitors"]
+        if "log_dir" in best
+        else None,
+        # seconds a log_dir fit spent writing events (median), and the ratio it implies:
+        # (monitors' fit time + that) / monitors' fit time
+        "events_seconds_per_fit": float(np.median(events_seconds)) if events_seconds else None,
+        "events_ratio": 1 + float(np.median(events_seconds)) / medians["monitors"]
+        if events_seconds
+        else None,
         "notes": notes,
     }
 
@@ -165,7 +214,8 @@ def run_child(backend: str, args) -> dict:
 def print_table(results):
     print(
         f"{'backend':<11} {'without (s)':>11} {'monitors (s)':>12} {'ratio':>6} {'best':>5} "
-        f"{'+ms/epoch':>9} {'floor':>5}   TensorBoard(histogram_freq=1)"
+        f"{'+ms/epoch':>9} {'floor':>5} {'log_dir':>7} {'best':>5} {'events':>6}   "
+        "TensorBoard(histogram_freq=1)"
     )
     for r in results:
         if "error" in r:
@@ -176,10 +226,18 @@ def print_table(results):
             peer = f"{s['tensorboard']:.2f} s, ratio {ratios['tensorboard']:.2f}"
         else:
             peer = r["notes"].get("tensorboard", "n/a (TensorFlow only)")
+        if r.get("log_dir_over_monitors") is not None:
+            with_log_dir = (
+                f"{r['log_dir_over_monitors']:>7.3f} {r['best_log_dir_over_monitors']:>5.3f} "
+                f"{r['events_ratio']:>6.3f}"
+            )
+        else:
+            with_log_dir = f"{'n/a':>7} {'':>5} {'':>6}"
         print(
             f"{r['backend']:<11} {s['without']:>11.2f} {s['monitors']:>12.2f} "
             f"{ratios['monitors']:>6.2f} {r['best_ratios']['monitors']:>5.2f} "
-            f"{r['extra_ms_per_epoch']['monitors']:>9.0f} {ratios['floor']:>5.2f}   {peer}"
+            f"{r['extra_ms_per_epoch']['monitors']:>9.0f} {ratios['floor']:>5.2f} "
+            f"{with_log_dir}   {peer}"
         )
     r = next((r for r in results if "epochs" in r), None)
     if r:
@@ -188,7 +246,9 @@ def print_table(results):
             f"least disturbed by other work on the machine); {r['epochs']} epochs x "
             f"{r['steps_per_epoch']} steps, 10-layer MLP on digits; goal ratio <= 1.10; "
             "floor: the ratio of a callback that only takes the 256-sample probe gradient at the "
-            "same moments)"
+            "same moments; log_dir: the monitors writing TensorBoard events over the monitors "
+            "without, median and best, goal <= 1.05; events: 1 + the time a log_dir fit spends "
+            "writing events (timed inside it) over the monitors' fit time)"
         )
 
 

@@ -9,7 +9,11 @@ every epoch or every ``every_n_batches`` batches, and gives:
 - ``history``: ``{layer_name: {key: [value per check]}}``, plain lists of numbers;
 - ``summary``: scalar series, also merged into the Keras ``logs`` (``History``, ``CSVLogger``);
 - ``to_json(path)``, ``plot()`` (a matplotlib Figure) and ``measure(model)`` (one check now);
-- a :class:`TrainingDiagnosticWarning`, once per layer, naming the layer and the remedies.
+- a :class:`TrainingDiagnosticWarning`, once per layer, naming the layer and the remedies;
+- with ``log_dir=DIR``, TensorBoard event files of every per-layer number and the activation
+  histograms, written while training on every backend without TensorFlow (run
+  ``DIR/diagnostics``, one section per monitor; give ``keras.callbacks.TensorBoard`` the same
+  ``DIR``, in any order). :func:`write_tensorboard` writes them after training instead.
 
 Gradients come from :func:`kerasnets.backend.loss_and_gradients`; nothing of the training run
 changes. Monitors of one ``fit`` that check at the same moment share the work: one forward pass
@@ -32,6 +36,7 @@ Example:
 """
 
 from callbacks._base import Monitor, TrainingDiagnosticWarning
+from callbacks._tensorboard import tensorboard_command, write_tensorboard
 from callbacks.activation_stats import ActivationStatsMonitor
 from callbacks.dead_neurons import DeadNeuronMonitor
 from callbacks.explosion import GradientExplosionMonitor
@@ -44,4 +49,6 @@ __all__ = [
     "GradientFlowMonitor",
     "Monitor",
     "TrainingDiagnosticWarning",
+    "tensorboard_command",
+    "write_tensorboard",
 ]

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from callbacks._probe import LayerOutputs, LayerTree, is_activation_layer, prepare_probe
+from callbacks._tensorboard import check_log_dir
 
 # model -> {key: (fit params, (epoch, batch), value)}: what one check computed, for the other
 # monitors of the same fit that check at the same moment (see Monitor._shared).
@@ -80,7 +81,15 @@ class Monitor(keras.callbacks.Callback):
             validates the set-up), so with the default frequency the lists have one entry more
             than the number of epochs.
         warnings: the messages warned so far (each also sent through ``warnings.warn``).
+        log_dir: the TensorBoard log directory the monitor writes to while it trains, or None.
+            The numbers of ``history`` and ``summary`` and the activation histograms go to the
+            run ``log_dir/diagnostics``, tagged ``<tensorboard_section>/<layer>/<statistic>``,
+            on the step axis of ``keras.callbacks.TensorBoard`` (see
+            :mod:`callbacks._tensorboard`); give both the same directory, in any order.
     """
+
+    tensorboard_section = "monitor"  # the TensorBoard section (tag prefix) of this monitor
+    tensorboard_skip = ()  # per-layer keys not worth a chart (constants)
 
     def __init__(
         self,
@@ -92,9 +101,12 @@ class Monitor(keras.callbacks.Callback):
         probe_size=256,
         seed=0,
         needs_targets=False,
+        log_dir=None,
     ):
         super().__init__()
         name = type(self).__name__
+        self.log_dir = check_log_dir(log_dir)
+        self._tensorboard = None
         if needs_targets and y_probe is None:
             raise ValueError(f"{name} needs the probe targets y_probe, got None")
         self.every_n_batches = _positive_int_or_none(every_n_batches, "every_n_batches")
@@ -121,23 +133,46 @@ class Monitor(keras.callbacks.Callback):
         self._epochs_begun = 0
         self._batches = 0
         self._moment = None  # (epoch, batch) while a check inside fit computes
+        self._steps = []  # the TensorBoard step of each check (None: not known yet)
 
     # -- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        self._close_tensorboard()  # a previous fit that ended in an exception
         self._reset()
         self._moment = (0, None)
         try:
             self._prepare(self.model)
         finally:
             self._moment = None
+        if self.log_dir is not None:  # only now: no file for a set-up that fails
+            from callbacks._tensorboard import acquire
+
+            self._tensorboard = acquire(self.log_dir)
         self._record(0, None, self._computed)  # epoch 0: the weights training starts from
 
     def on_train_end(self, logs=None):
         _SHARED.pop(self.model, None)  # nothing is shared across fits: free the probe outputs
+        self._place_initial_check(0)
+        self._close_tensorboard()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epochs_begun += 1
+        self._place_initial_check(epoch)
+
+    def _place_initial_check(self, first_epoch):
+        """Give the initial check its step once the first epoch's index is known: the step
+        before that epoch's (Keras' ``epoch_*`` scalars are at the 0-based epoch index)."""
+        if self._steps and self._steps[0] is None:
+            self._steps[0] = first_epoch - 1
+            self._write_check(0)
+
+    def _close_tensorboard(self):
+        if self._tensorboard is not None:
+            from callbacks._tensorboard import release
+
+            release(self._tensorboard)
+            self._tensorboard = None
 
     def _current_step(self):
         """Training steps done in this ``fit`` so far (None if Keras does not say)."""
@@ -240,6 +275,25 @@ class Monitor(keras.callbacks.Callback):
         else:
             where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
         self._inspect(per_layer, summary, where)
+        if self.every_n_batches is not None:
+            step = self._batches  # Keras' batch_* step: training batches done in this fit
+        elif epoch == 0 and batch is None and not self._epochs_begun:
+            step = None  # initial weights: placed before the first epoch once it begins
+        else:
+            step = epoch - 1  # Keras' epoch_* step: the 0-based index of the epoch
+        self._steps.append(step)
+        self._write_check(len(self._steps) - 1)
+
+    def _write_check(self, index):
+        step = self._steps[index]
+        if self._tensorboard is not None and step is not None:
+            from callbacks._tensorboard import check_events
+
+            self._tensorboard.write(step, *check_events(self, index))
+
+    def tensorboard_steps(self) -> list[int]:
+        """The TensorBoard step of each check of the latest ``fit`` (see ``log_dir``)."""
+        return [-1 if step is None else step for step in self._steps]
 
     def _inspect(self, per_layer, summary, where):
         pass
@@ -294,7 +348,9 @@ class OutputMonitor(Monitor):
 
     _purpose = "watch"
 
-    def __init__(self, x_probe, *, layers, atol, every_n_batches, probe_size, seed, batch_size):
+    def __init__(
+        self, x_probe, *, layers, atol, every_n_batches, probe_size, seed, batch_size, log_dir
+    ):
         self.atol = _fraction(atol, "atol", 0.0, float("inf"))
         if batch_size is None:
             raise ValueError("batch_size must be a positive int, got None")
@@ -305,6 +361,7 @@ class OutputMonitor(Monitor):
             every_n_batches=every_n_batches,
             probe_size=probe_size,
             seed=seed,
+            log_dir=log_dir,
         )
 
     def _setup(self, tree):

@@ -41,7 +41,7 @@ class ActivationStatsMonitor(OutputMonitor):
             with a linear activation.
         histogram_bins: number of histogram bins (0: no histograms).
         atol: outputs with ``|a| <= atol`` count as zero for ``sparsity``.
-        every_n_batches, probe_size, seed, batch_size: as for the other monitors.
+        every_n_batches, probe_size, seed, batch_size, log_dir: as for the other monitors.
 
     ``summary["activation_sparsity"]`` (share of zeros over all watched outputs) also goes into
     the Keras logs.
@@ -57,6 +57,8 @@ class ActivationStatsMonitor(OutputMonitor):
         (1.0, 0.0, 0.0)
     """
 
+    tensorboard_section = "activation_stats"
+
     _purpose = "collect activation statistics of"
 
     def __init__(
@@ -70,6 +72,7 @@ class ActivationStatsMonitor(OutputMonitor):
         probe_size=256,
         seed=0,
         batch_size=256,
+        log_dir=None,
     ):
         if histogram_bins != 0:
             _positive_int_or_none(histogram_bins, "histogram_bins")
@@ -82,6 +85,7 @@ class ActivationStatsMonitor(OutputMonitor):
             probe_size=probe_size,
             seed=seed,
             batch_size=batch_size,
+            log_dir=log_dir,
         )
 
     def _compute(self):

@@ -33,6 +33,9 @@ class DeadNeuronMonitor(OutputMonitor):
         probe_size: use a seeded sample of this many probe samples (None: all of them).
         seed: seed of that sample.
         batch_size: batch size of the forward pass over the probe.
+        log_dir: a TensorBoard log directory: write the per-layer numbers there while training
+            (run ``log_dir/diagnostics``, section ``dead_neurons``, one chart per layer and
+            statistic, on the steps of ``keras.callbacks.TensorBoard``; no TensorFlow needed).
 
     ``history[layer]`` holds per check ``dead_unit_fraction``, ``dead_units`` and ``units``;
     ``summary["dead_unit_fraction"]`` (all watched units together) also goes into the logs.
@@ -51,6 +54,9 @@ class DeadNeuronMonitor(OutputMonitor):
         [0.0, 0.0, 0.0]
     """
 
+    tensorboard_section = "dead_neurons"
+    tensorboard_skip = ("units",)  # a constant
+
     _purpose = "watch for dead units"
 
     def __init__(
@@ -64,6 +70,7 @@ class DeadNeuronMonitor(OutputMonitor):
         probe_size=256,
         seed=0,
         batch_size=256,
+        log_dir=None,
     ):
         self.threshold = _fraction(threshold, "threshold")
         super().__init__(
@@ -74,6 +81,7 @@ class DeadNeuronMonitor(OutputMonitor):
             probe_size=probe_size,
             seed=seed,
             batch_size=batch_size,
+            log_dir=log_dir,
         )
 
     def _compute(self):

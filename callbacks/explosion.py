@@ -49,7 +49,7 @@ class GradientExplosionMonitor(Monitor):
         stop_training: stop ``fit`` at the first sign.
         training: compute the probe gradient in training mode, as the optimizer sees it
             (default; BatchNorm on batch statistics), or in inference mode.
-        every_n_batches, probe_size, seed: as for the other monitors.
+        every_n_batches, probe_size, seed, log_dir: as for the other monitors.
 
     ``summary`` (and the Keras logs) get ``explosion_grad_norm`` (the global norm at the latest
     check) and ``explosion_events`` (number of signs so far); ``history[layer]["grad_norm"]``
@@ -65,6 +65,8 @@ class GradientExplosionMonitor(Monitor):
         ('grad_norm', 3)
     """
 
+    tensorboard_section = "gradient_explosion"
+
     def __init__(
         self,
         x_probe,
@@ -79,6 +81,7 @@ class GradientExplosionMonitor(Monitor):
         every_n_batches=None,
         probe_size=256,
         seed=0,
+        log_dir=None,
     ):
         self.loss = loss
         self.training = bool(training)
@@ -97,6 +100,7 @@ class GradientExplosionMonitor(Monitor):
             probe_size=probe_size,
             seed=seed,
             needs_targets=True,
+            log_dir=log_dir,
         )
 
     def _needs_batch_hook(self):
@@ -175,18 +179,19 @@ class GradientExplosionMonitor(Monitor):
         self._recent.append(current)
 
     def _compute(self):
-        loss, sums = gradient_sums(self)
+        _, sums = gradient_sums(self)
         per_layer = {
             name: {"grad_norm": layer_norm(weights, sums)} for name, weights in self._groups.items()
         }
         total = float(np.sqrt(sum(s["grad_norm"] ** 2 for s in per_layer.values())))
-        return per_layer, {"explosion_grad_norm": total, "probe_loss": loss}
-
-    def _record(self, epoch, batch, computed=None):
-        super()._record(epoch, batch, computed)
-        self.summary.setdefault("explosion_events", []).append(len(self.events))
+        # The probe loss is GradientFlowMonitor's to report (one writer per Keras log key).
+        return per_layer, {"explosion_grad_norm": total}
 
     def _inspect(self, per_layer, summary, where):
+        self._look_for_signs(per_layer, summary, where)
+        self.summary.setdefault("explosion_events", []).append(len(self.events))
+
+    def _look_for_signs(self, per_layer, summary, where):
         step = self._current_step()
         bad = [n for n, s in per_layer.items() if not math.isfinite(s["grad_norm"])]
         if bad:

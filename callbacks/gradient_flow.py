@@ -100,7 +100,8 @@ class GradientFlowMonitor(Monitor):
     gradient warning, one above ``exploding_ratio`` an exploding-gradient warning (once per
     layer, with the remedies). ``summary`` (and the Keras logs) get
     ``grad_norm_first_over_last`` (first watched layer's norm over the last one's: the
-    lecture's vanishing-gradient number) and ``grad_norm_global`` (all watched weights).
+    lecture's vanishing-gradient number), ``grad_norm_global`` (all watched weights) and
+    ``probe_loss`` (the loss on the probe; only this monitor reports it).
 
     Args:
         x_probe, y_probe: probe inputs and targets (a batch, e.g. 256 training samples).
@@ -113,7 +114,7 @@ class GradientFlowMonitor(Monitor):
             statistics, dropout on). ``False`` gives inference-mode gradients; in a BatchNorm
             network whose moving statistics are still at their initial values those are far
             from the ones training uses.
-        every_n_batches, probe_size, seed: as for the other monitors.
+        every_n_batches, probe_size, seed, log_dir: as for the other monitors.
 
     Example:
         >>> import keras, numpy as np
@@ -128,6 +129,8 @@ class GradientFlowMonitor(Monitor):
         True
     """
 
+    tensorboard_section = "gradient_flow"
+
     def __init__(
         self,
         x_probe,
@@ -141,6 +144,7 @@ class GradientFlowMonitor(Monitor):
         every_n_batches=None,
         probe_size=256,
         seed=0,
+        log_dir=None,
     ):
         self.loss = loss
         self.vanishing_ratio = _positive(vanishing_ratio, "vanishing_ratio")
@@ -159,6 +163,7 @@ class GradientFlowMonitor(Monitor):
             probe_size=probe_size,
             seed=seed,
             needs_targets=True,
+            log_dir=log_dir,
         )
 
     def _setup(self, tree):
