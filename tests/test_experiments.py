@@ -169,3 +169,57 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "different configuration" in errors[5] and "seeds" in errors[5]
     assert "does not exist" in errors[6]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli"]
+
+
+def _agg(mean, std=0.0, n=3):
+    return {"mean": mean, "std": std, "n": n}
+
+
+def _activation_summary(selu_accuracy, selu_std=0.01, selu_act_mean=0.02):
+    """A summary as the activations experiment aggregates it: ReLU at 0.95, SELU as given."""
+    summary = {}
+    for v, acc, std in (
+        ("sigmoid", 0.10, 0.0),
+        ("relu", 0.95, 0.01),
+        ("selu", selu_accuracy, selu_std),
+    ):
+        stats = {
+            "mean": {"mean": [selu_act_mean if v == "selu" else 0.5] * 3, "std": [0.0] * 3},
+            "std": {"mean": [1.0 if v == "selu" else 0.3] * 3, "std": [0.0] * 3},
+        }
+        summary[v] = {
+            "test_accuracy": _agg(acc, std),
+            "chance_accuracy": _agg(0.1),
+            "learning_rate": _agg(0.01),
+            "grad_ratio_init": _agg(1e-7 if v == "sigmoid" else 0.8),
+            "epochs_to_target": _agg(None if acc < 0.9 else 5.0),
+            "dead_end_total": _agg(0.2),
+            "act_init": stats,
+            "act_end": stats,
+        }
+    return summary
+
+
+def test_activations_text_says_when_selu_failed():
+    from kerasnets.experiments.activations import conclusions
+
+    variants = ["sigmoid", "relu", "selu"]
+    tuning = {"selu": {"learning_rate": 0.01, "lr_grid": [0.01, 0.1], "val_accuracy": [0.1, 0.1]}}
+    failed = conclusions(variants, _activation_summary(0.1, 0.0, selu_act_mean=2.3), tuning, 3)
+    selu = next(line for line in failed.splitlines() if line.startswith("- SELU"))
+    assert "failed to train" in selu and "0.850 below the best, relu" in selu
+    assert "not near the zero mean and unit variance" in selu and "[2.30, 2.30]" in selu
+    assert "it trains" not in failed and "selu (0.100)" in failed  # listed at chance
+
+    worked = conclusions(variants, _activation_summary(0.94), tuning, 3)
+    selu = next(line for line in worked.splitlines() if line.startswith("- SELU"))
+    assert "within 0.010 of the best (relu): used as its paper says, it trains" in selu
+    assert "near the zero mean" in selu and "not near" not in selu
+    assert "failed" not in worked
+
+    unstable = conclusions(variants, _activation_summary(0.7, 0.3), tuning, 3)
+    assert "0.250 below the best (relu): it did not train as well here" in unstable
+    assert "Unstable across seeds (std > 0.05): selu (± 0.300)" in unstable
+    # sigmoid's vanishing gradient and the ReLU family's lead are stated with their numbers
+    assert "1e-07× the last layer's (vanishing" in worked
+    assert "ReLU family: test accuracy 0.950–0.950, 0.850 above sigmoid" in worked

@@ -77,7 +77,8 @@ def run_experiment(
         resume: continue the run in ``out``: units whose result file exists are read back,
             not recomputed. The directory's ``config.json`` must match this request.
         fast: shrink data and epochs (also on with ``KERASNETS_FAST=1``).
-        verbose: 0 silent, 1 progress lines (stderr) and the Keras epoch bar.
+        verbose: 0 silent, 1 one progress line (stderr) per tuned variant and per finished
+            unit, 2 also the Keras epoch bars.
         on_unit_done: optional ``f(seed, variant, result)`` called after each unit is saved.
         variants: run only these variants (a list or comma-separated names; default all).
 

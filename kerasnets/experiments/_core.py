@@ -101,6 +101,19 @@ class Experiment:
         """Train/measure ``variant`` with ``seed``; return a JSON-able dict of results."""
         raise NotImplementedError
 
+    def tune(self, variant: str, config: dict, data, verbose: int) -> dict | None:
+        """Choose hyperparameters for ``variant`` once, before the seeds (default: none).
+
+        Returns a JSON-able dict (e.g. a learning-rate sweep and its choice) that the runner
+        saves as ``tuning/<variant>.json`` (read back on resume) and hands to :meth:`run_unit`
+        and :meth:`report` as ``self.tuned[variant]``; None when there is nothing to tune.
+        """
+        return None
+
+    def headline(self, result: dict) -> str:
+        """A few words on a finished unit for its progress line (default: nothing)."""
+        return ""
+
     def report(self, config: dict, results: dict, summary: dict, run_dir: Path) -> str:
         """Write the figures into ``run_dir`` and return the markdown body of ``report.md``.
 
@@ -288,6 +301,24 @@ def run(
     total, done, computed = len(variants) * len(seed_list), 0, 0
     results: dict[int, dict[str, dict]] = {}
     start = time.time()
+    experiment.tuned = {}
+    for variant in variants:
+        path = run_dir / "tuning" / f"{variant}.json"
+        cached = _read_unit(path) if resume else None
+        if cached is None:
+            keras.backend.clear_session()
+            t0 = time.time()
+            tuned = experiment.tune(variant, config, data, verbose)
+            if tuned is None:
+                continue
+            io.write_json(path, tuned)
+            cached = _normalize(tuned)
+            _say(
+                f"{name}: tuned {variant} in {time.time() - t0:.1f} s: "
+                f"{experiment.headline(cached)}",
+                verbose,
+            )
+        experiment.tuned[variant] = cached
     for seed in seed_list:
         seed_dir = run_dir / f"seed-{seed}"
         results[seed] = {}
@@ -300,7 +331,6 @@ def run(
                 _say(f"{tag} (done, resumed)", verbose)
                 results[seed][variant] = cached
                 continue
-            _say(tag, verbose)
             keras.backend.clear_session()
             keras.utils.set_random_seed(seed)
             t0 = time.time()
@@ -308,6 +338,8 @@ def run(
             result = dict(result, seconds=round(time.time() - t0, 3))
             io.write_json(path, result)
             results[seed][variant] = _normalize(result)
+            headline = experiment.headline(results[seed][variant])
+            _say(f"{tag}: {result['seconds']:.1f} s{', ' + headline if headline else ''}", verbose)
             computed += 1
             if on_unit_done is not None:
                 on_unit_done(seed, variant, result)
