@@ -110,6 +110,15 @@ class Experiment:
         """
         return None
 
+    def finish(self, config: dict, results: dict, data, verbose: int) -> dict | None:
+        """Measure across all units after they are done (default: nothing).
+
+        For comparisons that must be timed side by side (latency ratios under the same
+        machine load). The dict is saved as ``final.json`` and given to :meth:`report` as
+        ``self.final``.
+        """
+        return None
+
     def headline(self, result: dict) -> str:
         """A few words on a finished unit for its progress line (default: nothing)."""
         return ""
@@ -345,6 +354,12 @@ def run(
                 on_unit_done(seed, variant, result)
         io.write_json(seed_dir / "results.json", {"seed": seed, "variants": results[seed]})
 
+    t0 = time.time()
+    experiment.final = experiment.finish(config, results, data, verbose)
+    if experiment.final is not None:
+        io.write_json(run_dir / "final.json", experiment.final)
+        experiment.final = _normalize(experiment.final)
+        _say(f"{name}: final measurements in {time.time() - t0:.1f} s", verbose)
     summary = {v: aggregate([results[s][v] for s in seed_list]) for v in variants}
     io.write_json(run_dir / "summary.json", summary)
     body = experiment.report(config, results, summary, run_dir)

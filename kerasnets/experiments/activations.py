@@ -527,7 +527,8 @@ def conclusions(variants, summary, tuning, n_seeds) -> str:
             f"- Dead units: {d:.1%} of ReLU's hidden units output 0 on every probe input after "
             "training"
             + (
-                "; Leaky ReLU and PReLU have none by construction (their negative side has a slope)."
+                "; Leaky ReLU and PReLU have none by construction (their negative side has a "
+                "slope)."
                 if any(v in variants for v in ("leaky_relu", "prelu"))
                 else "."
             )
