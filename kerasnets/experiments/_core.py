@@ -145,8 +145,13 @@ def make_config(
     epochs: int | None = None,
     fast=None,
     variants=None,
+    overrides=None,
 ) -> tuple[Experiment, dict]:
-    """Validate a request and return ``(experiment, config)``; no work, no file written."""
+    """Validate a request and return ``(experiment, config)``; no work, no file written.
+
+    ``overrides`` replaces some of the experiment's settings (only existing keys), e.g. the
+    tour's shorter ``{"lr_grid": [0.01, 0.03], "sweep_epochs": 2}``.
+    """
     import keras
 
     experiment = get(name)
@@ -160,6 +165,14 @@ def make_config(
         epochs = _check_count(epochs, "epochs")
     fast = fast_mode(fast)
     settings = experiment.settings(dataset, epochs, fast)
+    if overrides:
+        unknown = sorted(set(overrides) - set(settings))
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
+                f"available: {', '.join(sorted(settings))}"
+            )
+        settings.update(overrides)
     all_variants = experiment.variants(settings)
     if variants is not None:
         if isinstance(variants, str):
@@ -285,6 +298,7 @@ def run(
     verbose: int = 1,
     on_unit_done=None,
     variants=None,
+    overrides=None,
 ) -> dict:
     """Run experiment ``name`` and return ``{"run_dir", "config", "summary", "report", ...}``.
 
@@ -293,7 +307,7 @@ def run(
     """
     import keras
 
-    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants)
+    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants, overrides)
     run_dir = _prepare_run_dir(config, out, resume)
     try:
         data = experiment.load_data(config)

@@ -24,6 +24,7 @@ from kerasnets.models import _base
 
 MIN_SIDE = {"cifar": 8, "imagenet": 32}
 CONVS = ("standard", "separable")
+HEADS = ("gap", "flatten")
 
 
 def _stem(inputs, stem, width, activation):
@@ -139,6 +140,12 @@ class EfficientCNN(_base.ZooModel):
             default ``(2, 2, 2)`` halves the resolution in every stage, ``(1, 2, 2)`` keeps the
             stem's resolution in the first stage (for small inputs such as 16×16 digits).
         squeeze_excite: add squeeze-excitation gates to the inverted residual blocks.
+        head: ``"gap"`` (default): global average pooling → classifier; ``"flatten"``: a 1×1
+            convolution reduces the last map to ``head_channels`` channels, which are
+            flattened into the classifier. The 1×1 reduction keeps *where* a feature is (which
+            global pooling discards, and which matters for centred images such as digits) for
+            a few thousand parameters instead of a dense layer on the full map.
+        head_channels: channels of the ``"flatten"`` head's 1×1 reduction.
         dropout: dropout rate before the classifier.
         activation: activation name.
         classifier_activation: ``"softmax"`` (default), ``"sigmoid"``, ``"linear"`` or None.
@@ -158,6 +165,8 @@ class EfficientCNN(_base.ZooModel):
         expansion=2,
         strides=(2, 2, 2),
         squeeze_excite=False,
+        head="gap",
+        head_channels=16,
         dropout=0.0,
         activation="relu",
         classifier_activation="softmax",
@@ -168,6 +177,9 @@ class EfficientCNN(_base.ZooModel):
         _base.check_int(num_classes, "num_classes")
         _base.check_int(width, "width")
         _base.check_int(expansion, "expansion")
+        _base.check_int(head_channels, "head_channels")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
         strides = tuple(strides) if isinstance(strides, (list, tuple)) else strides
         if not (
             isinstance(strides, tuple)
@@ -195,6 +207,9 @@ class EfficientCNN(_base.ZooModel):
                 squeeze_excite=bool(squeeze_excite),
                 name=f"stage{stage + 1}_ir",
             )
+        if head == "flatten":
+            x = blocks.apply_conv_bn_act(x, head_channels, 1, 1, activation, name="head_reduce")
+            x = layers.Flatten(name="head_flatten")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
         super().__init__(inputs=inputs, outputs=outputs, name=name or "efficient_cnn")
         self._remember(
@@ -205,6 +220,8 @@ class EfficientCNN(_base.ZooModel):
             expansion=expansion,
             strides=list(strides),
             squeeze_excite=squeeze_excite,
+            head=head,
+            head_channels=head_channels,
             dropout=dropout,
             activation=activation,
             classifier_activation=classifier_activation,
