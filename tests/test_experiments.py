@@ -302,3 +302,32 @@ def test_resnet_findings_follow_the_measurements():
     summary["resnet-34"] = unit(0.04, [10.0, 0.1, 0.001])
     text = findings(list(summary), summary)
     assert "no degradation in this run" in text and "not flatter with skips" in text
+
+
+def test_project3_cnn_options(tmp_path):
+    """The ablation's models: separable baseline, efficient CNN strides and head; bad options."""
+    from kerasnets import analysis, io, models
+
+    shape = dict(input_shape=(16, 16, 1), num_classes=10, stem="cifar")
+    base = models.build("baseline_cnn", width=32, **shape)
+    sep = models.build("baseline_cnn", width=32, conv="separable", **shape)
+    eff = models.build("efficient_cnn", width=12, strides=[1, 2, 2], **shape)
+    flat = models.build("efficient_cnn", width=8, strides=(1, 2, 2), head="flatten", **shape)
+    assert any(layer.name == "stage1_sep2_dw_conv" for layer in sep.layers)
+    assert sep.count_params() < base.count_params() / 2
+    # the project's targets: at most 1/4 of the baseline's parameters and MACs, under 100K
+    assert eff.count_params() <= base.count_params() / 4 and eff.count_params() < 100_000
+    assert analysis.count_macs(eff) <= analysis.count_macs(base) / 4
+    assert flat.get_layer("head_flatten").output.shape[-1] == 16 * 4 * 4  # head_channels 16
+    io.save_model(eff, tmp_path / "eff.keras")
+    again = io.load_model(tmp_path / "eff.keras")
+    assert again.get_config()["strides"] == [1, 2, 2]
+    x = np.random.default_rng(0).random((2, 16, 16, 1), dtype="float32")
+    np.testing.assert_allclose(again.predict(x, verbose=0), eff.predict(x, verbose=0), atol=1e-5)
+    for name, options, message in (
+        ("baseline_cnn", {"conv": "dilated"}, "unknown conv 'dilated'; choose from standard"),
+        ("efficient_cnn", {"strides": (1, 3, 2)}, "strides must be three of 1 or 2"),
+        ("efficient_cnn", {"head": "max"}, "unknown head 'max'; choose from gap, flatten"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            models.build(name, **options)
