@@ -2,14 +2,16 @@
 
 | name | project | compares |
 |---|---|---|
-| ``activations`` | 1 | one 10-hidden-layer MLP with 9 activations (sigmoid ... GELU, Swish) |
+| ``activations`` | 1 | a 10-hidden-layer MLP with 9 activations, each at its own swept rate |
 | ``resnet-vs-plain`` | 2 | plain vs ResNet at depth 18 and 34; identity/projection/dense skips |
-| ``efficient`` | 3 | baseline vs efficient CNN, pruned, and as TFLite int8 |
+| ``efficient`` | 3 | baseline → depthwise-separable → bottleneck CNN, each as float32/int8 TFLite |
 
 ``run_experiment(name)`` trains every variant with every seed, writes
 ``runs/<name>-<time>/`` (``config.json``, ``seed-<k>/results.json``, ``summary.json``, PNG
-figures with mean ± std error bars, ``report.md``) and returns a dict describing the run. A
-killed run continues with ``resume=True``; finished (seed, variant) units are not recomputed.
+figures with mean ± std error bars, ``report.md`` whose findings are generated from the
+numbers) and returns a dict describing the run. A killed run continues with ``resume=True``;
+finished (seed, variant) units — and an experiment's tuning (``tuning/<variant>.json``) — are
+not recomputed. ``TOUR`` holds the short versions that ``kerasnets tour`` runs.
 ``KERASNETS_FAST=1`` (or ``fast=True``) shrinks data and epochs so a run takes seconds.
 
 Example:
