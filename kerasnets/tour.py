@@ -293,12 +293,11 @@ class _EpochBar:
 
         class EpochBar(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+                from rich.progress import BarColumn, Progress, TextColumn
 
                 self.progress = Progress(
-                    TextColumn("    epoch"),
-                    MofNCompleteColumn(),
-                    BarColumn(),
+                    TextColumn("    epoch {task.completed:>3}/{task.total}"),
+                    BarColumn(bar_width=20),
                     TextColumn("{task.fields[metrics]}"),
                 )
                 self.task = self.progress.add_task("train", total=epochs, metrics="")
@@ -306,11 +305,8 @@ class _EpochBar:
 
             def on_epoch_end(self, epoch, logs=None):
                 logs = logs or {}
-                text = ", ".join(
-                    f"{k} {logs[k]:.4f}"
-                    for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                    if k in logs
-                )
+                names = {"loss": "loss", "accuracy": "acc", "val_accuracy": "val_acc"}
+                text = " ".join(f"{names[k]} {logs[k]:.4f}" for k in names if k in logs)
                 self.progress.update(self.task, advance=1, metrics=text)
 
             def on_train_end(self, logs=None):
