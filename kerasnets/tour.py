@@ -10,18 +10,20 @@ The tour runs these steps and writes one run directory::
         dead_neurons.png      [diagnostics] share of dead ReLU units per layer and epoch
         diagnostics.json      [diagnostics] the monitors' full histories
         tflite/               [deploy] float32 and int8 .tflite, bundle, comparison table
-        experiments/          [experiments] the three hands-on projects, one seed, fast mode:
+        experiments/          [experiments] short versions of the three hands-on projects:
                               activations/, resnet-vs-plain/, efficient/ (report.md + figures)
 
-1. **train**: the zoo's MLP on flattened digits, with a Keras progress bar, evaluated on the
-   held-out test set; the dead-neuron and gradient-flow monitors watch every epoch.
+1. **train**: the zoo's MLP on flattened digits, with one progress bar for the step, evaluated
+   on the held-out test set; the dead-neuron and gradient-flow monitors watch every epoch.
 2. **diagnostics**: the monitors' plots and histories.
 3. **deploy**: export to TFLite as float32 and full-integer int8, evaluated in the LiteRT
    interpreter; prints the size/latency/accuracy table (on JAX and PyTorch the conversion runs
    in a TensorFlow subprocess).
-4. **experiments**: a short pass over the lecture's hands-on projects (activation comparison,
-   ResNet vs plain network, efficient CNN) with one seed on digits, in fast mode; each writes a
-   report with its figures. ``kerasnets run NAME`` runs the full versions.
+4. **experiments**: short versions of the lecture's hands-on projects with one seed on digits
+   (:data:`kerasnets.experiments.TOUR`: sigmoid vs ReLU vs SELU at depth 10, plain-34 vs
+   ResNet-34, baseline vs efficient CNN), one line per finished unit and one line with each
+   lesson's numbers; each writes a report with its figures. ``kerasnets run NAME`` runs the
+   full versions.
 
 The directory is assembled under a temporary name and renamed when complete, so an interrupted
 tour leaves nothing half-written; an existing directory is only replaced with ``force=True``.
@@ -132,15 +134,17 @@ def run_tour(
         from callbacks import DeadNeuronMonitor, GradientFlowMonitor
 
         monitors = [DeadNeuronMonitor(x_val), GradientFlowMonitor(x_val, y_val)]
-    history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=epochs,
-        batch_size=batch_size,
-        callbacks=monitors,
-        verbose=verbose,
-    ).history
+    progress = [_EpochBar(epochs)] if verbose else []
+    with _quiet_tensorflow():
+        history = model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=monitors + progress,
+            verbose=0,
+        ).history
     history = {
         k: v for k, v in history.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")
     }
@@ -181,8 +185,9 @@ def run_tour(
             written.append("tflite/")
         if "experiments" in steps:
             number += 1
-            say(number, "experiments: the hands-on projects, one seed each, fast mode")
-            summary["experiments"] = _experiments(tmp, verbose)
+            say(number, "experiments: short versions of the hands-on projects, one seed each")
+            with _quiet_tensorflow():
+                summary["experiments"] = _experiments(tmp, out_dir, verbose)
             written.append("experiments/")
         summary["seconds"] = round(time.time() - started, 2)
         io.write_json(tmp / "metrics.json", summary)
@@ -190,6 +195,19 @@ def run_tour(
     if verbose:
         print(f"wrote {out_dir}/: {', '.join(written)}", flush=True)
     return summary
+
+
+def _weight_layer_of(model, name):
+    """The layer with weights whose output feeds layer ``name`` (through BN, dropout, ...)."""
+    layer = model.get_layer(name)
+    for _ in range(len(model.layers)):
+        if layer.weights and hasattr(layer, "kernel"):
+            return layer.name
+        history = getattr(layer.input, "_keras_history", None)
+        if history is None:
+            return None
+        layer = history[0]
+    return None
 
 
 def _diagnostics(monitors, run_dir, verbose):
@@ -206,11 +224,21 @@ def _diagnostics(monitors, run_dir, verbose):
             k: v["kernel_grad_norm"][-1] for k, v in flow.history.items() if "kernel_grad_norm" in v
         },
     }
+    # The dead-unit monitor watches activation layers (hidden1_act), the gradient monitor the
+    # layers with weights (hidden1_dense): pair each activation with the layer that feeds it.
+    result["layer_pairs"] = {
+        act: _weight_layer_of(dead.model, act) for act in result["dead_share_last_epoch"]
+    }
     if verbose:
-        for layer, share in result["dead_share_last_epoch"].items():
-            norm = result["kernel_grad_norm_last_epoch"].get(layer)
-            norm_text = f", kernel gradient norm {norm:.3g}" if norm is not None else ""
-            print(f"    {layer:<16} dead units {share:6.1%}{norm_text}")
+        norms = result["kernel_grad_norm_last_epoch"]
+        for act, share in result["dead_share_last_epoch"].items():
+            weights = result["layer_pairs"][act]
+            norm = norms.get(weights)
+            norm_text = f", {weights} kernel gradient norm {norm:.3g}" if norm is not None else ""
+            print(f"    {act:<16} dead units {share:6.1%}{norm_text}")
+        last = [k for k in norms if k not in result["layer_pairs"].values()]
+        for layer in last:
+            print(f"    {layer:<16} kernel gradient norm {norms[layer]:.3g}")
     return result
 
 
@@ -230,18 +258,74 @@ def _deploy(model, x_train, y_train, x_test, y_test, run_dir, verbose):
     return {"rows": result["rows"]}
 
 
-def _experiments(run_dir, verbose):
+def _experiments(run_dir, final_dir, verbose):
     from kerasnets import experiments
 
-    done = experiments.tour_pass(run_dir / "experiments", seeds=1, fast=True, verbose=verbose)
+    def say(text):
+        if verbose:
+            print(text, flush=True)
+
+    done = experiments.tour_pass(run_dir / "experiments", seeds=1, verbose=verbose, say=say)
     result = {}
     for name, info in done.items():
-        # The report path points into the temporary directory; record it relative to the run.
-        report = Path(info["report"])
+        # run_dir is the temporary directory: record and print where the report will be.
+        report = Path("experiments") / name / Path(info["report"]).name
         result[name] = {
-            "report": str(Path("experiments") / name / report.name),
+            "report": str(report),
             "seconds": info["seconds"],
+            "lesson": info["lesson"],
         }
         if verbose:
-            print(f"    {name:<16} {info['seconds']:6.1f} s  -> {result[name]['report']}")
+            print(f"    {name} ({info['seconds']:.0f} s): {info['lesson']}", flush=True)
+            print(f"      report: {Path(final_dir) / report}", flush=True)
     return result
+
+
+class _EpochBar:
+    """One rich progress bar for the training step, advanced once per epoch (a Keras callback).
+
+    Replaces Keras' own per-epoch bars (one bar per epoch, redrawn per batch). Written here
+    because Keras has no single-bar mode; rich draws it (a dependency of kerasnets).
+    """
+
+    def __new__(cls, epochs):
+        import keras
+
+        class EpochBar(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                from rich.progress import BarColumn, Progress, TextColumn
+
+                self.progress = Progress(
+                    TextColumn("    epoch {task.completed:>3}/{task.total}"),
+                    BarColumn(bar_width=20),
+                    TextColumn("{task.fields[metrics]}"),
+                )
+                self.task = self.progress.add_task("train", total=epochs, metrics="")
+                self.progress.start()
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                names = {"loss": "loss", "accuracy": "acc", "val_accuracy": "val_acc"}
+                text = " ".join(f"{names[k]} {logs[k]:.4f}" for k in names if k in logs)
+                self.progress.update(self.task, advance=1, metrics=text)
+
+            def on_train_end(self, logs=None):
+                self.progress.stop()
+
+        return EpochBar()
+
+
+class _quiet_tensorflow:
+    """Silence TensorFlow's Python-side retracing warnings during the tour (no-op elsewhere)."""
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("tensorflow")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+        return False

@@ -34,7 +34,16 @@ def test_tour_writes_a_complete_run_directory(tmp_path, capsys):
     assert metrics["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     dead = metrics["diagnostics"]["dead_share_last_epoch"]
     assert len(dead) == 3 and all(0.0 <= v < 0.5 for v in dead.values())
-    assert all(v > 0 for v in metrics["diagnostics"]["kernel_grad_norm_last_epoch"].values())
+    norms = metrics["diagnostics"]["kernel_grad_norm_last_epoch"]
+    assert all(v > 0 for v in norms.values())
+    # each watched activation is paired with the dense layer that feeds it, and printed with
+    # that layer's gradient norm (the two monitors name different layers)
+    pairs = metrics["diagnostics"]["layer_pairs"]
+    assert pairs == {f"hidden{i}_act": f"hidden{i}_dense" for i in (1, 2, 3)}
+    for dense in pairs.values():
+        assert f"{dense} kernel gradient norm {norms[dense]:.3g}" in printed
+    # one progress bar for the training step, not Keras' per-epoch bars
+    assert "step -" not in printed and "Epoch 1/3" not in printed
     model = keras.saving.load_model(out / "model.keras")
     x = np.zeros((2, 64), "float32")
     assert model.predict(x, verbose=0).shape == (2, 10)
@@ -73,23 +82,36 @@ def test_full_tour_runs_every_step(tmp_path, capsys):
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
-def test_experiments_step_writes_into_the_run_directory(tmp_path, monkeypatch):
+def test_experiments_step_writes_into_the_run_directory(tmp_path, monkeypatch, capsys):
     """The wiring of the experiments step (the experiments themselves are tested on their own)."""
     from kerasnets import experiments
 
     calls = []
 
-    def fake_tour_pass(out_dir, seeds, fast, verbose):
-        calls.append((out_dir.name, seeds, fast))
+    def fake_tour_pass(out_dir, seeds, verbose, say):
+        calls.append((out_dir.name, seeds))
         (out_dir / "activations").mkdir(parents=True)
         (out_dir / "activations" / "report.md").write_text("# report\n")
-        return {"activations": {"report": out_dir / "activations" / "report.md", "seconds": 1.0}}
+        say("    activations: relu in 1.0 s, test accuracy 0.930")
+        return {
+            "activations": {
+                "report": out_dir / "activations" / "report.md",
+                "seconds": 1.0,
+                "lesson": "test accuracy at depth 10: sigmoid 0.100, relu 0.930",
+            }
+        }
 
     monkeypatch.setattr(experiments, "tour_pass", fake_tour_pass)
-    summary = run_tour(tmp_path / "t", epochs=1, steps=("train", "experiments"), verbose=0)
-    assert calls == [("experiments", 1, True)]
+    out = tmp_path / "t"
+    summary = run_tour(out, epochs=1, steps=("train", "experiments"), verbose=1)
+    assert calls == [("experiments", 1)]
     report = summary["experiments"]["activations"]["report"]
-    assert (tmp_path / "t" / report).read_text() == "# report\n"
+    assert (out / report).read_text() == "# report\n"
+    printed = capsys.readouterr().out
+    assert "activations: relu in 1.0 s" in printed and "sigmoid 0.100, relu 0.930" in printed
+    # the report path printed is the final one, not the temporary directory's
+    assert f"report: {out / 'experiments' / 'activations' / 'report.md'}" in printed
+    assert ".tmp" not in printed
 
 
 @pytest.mark.parametrize(

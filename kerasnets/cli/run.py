@@ -46,7 +46,9 @@ def register(sub):
         action="store_true",
         help="shrink data and epochs (also KERASNETS_FAST=1): checks that it runs",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress output (default: one line per unit)"
+    )
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
     p.set_defaults(func=run)
 
@@ -71,12 +73,24 @@ def run(args) -> int:
         return 0
     print(f"report: {result['report']}")
     print(f"figures: {', '.join(result['figures'])}")
-    key = {"efficient": None}.get(args.name, "test_accuracy")
-    for variant, agg in result["summary"].items():
-        if key is None:
-            acc = agg["forms"]["float"]["accuracy"]
-        else:
-            acc = agg[key]
-        std = f" ± {acc['std']:.3f}" if acc["n"] > 1 else ""
-        print(f"  {variant:<24} test accuracy {acc['mean']:.3f}{std}", file=sys.stdout)
+    for line in headlines(args.name, result["summary"]):
+        print(line, file=sys.stdout)
     return 0
+
+
+def headlines(name, summary) -> list[str]:
+    """One line per variant: its main result, mean ± std over seeds."""
+    lines = []
+    for variant, agg in summary.items():
+        acc = agg["forms"]["keras"]["accuracy"] if name == "efficient" else agg["test_accuracy"]
+        std = f" ± {acc['std']:.3f}" if acc["n"] > 1 else ""
+        extra = ""
+        if name == "activations":
+            extra = f" (learning rate {agg['learning_rate']['mean']:g})"
+        elif name == "resnet-vs-plain":
+            extra = f", train loss {agg['final_train_loss']['mean']:.3g}"
+        elif name == "efficient":
+            int8 = agg["forms"]["int8"]["accuracy"]["mean"]
+            extra = f" (int8 {int8:.3f}), {agg['params']['mean']:,.0f} params"
+        lines.append(f"  {variant:<24} test accuracy {acc['mean']:.3f}{std}{extra}")
+    return lines

@@ -101,6 +101,28 @@ class Experiment:
         """Train/measure ``variant`` with ``seed``; return a JSON-able dict of results."""
         raise NotImplementedError
 
+    def tune(self, variant: str, config: dict, data, verbose: int) -> dict | None:
+        """Choose hyperparameters for ``variant`` once, before the seeds (default: none).
+
+        Returns a JSON-able dict (e.g. a learning-rate sweep and its choice) that the runner
+        saves as ``tuning/<variant>.json`` (read back on resume) and hands to :meth:`run_unit`
+        and :meth:`report` as ``self.tuned[variant]``; None when there is nothing to tune.
+        """
+        return None
+
+    def finish(self, config: dict, results: dict, data, verbose: int) -> dict | None:
+        """Measure across all units after they are done (default: nothing).
+
+        For comparisons that must be timed side by side (latency ratios under the same
+        machine load). The dict is saved as ``final.json`` and given to :meth:`report` as
+        ``self.final``.
+        """
+        return None
+
+    def headline(self, result: dict) -> str:
+        """A few words on a finished unit for its progress line (default: nothing)."""
+        return ""
+
     def report(self, config: dict, results: dict, summary: dict, run_dir: Path) -> str:
         """Write the figures into ``run_dir`` and return the markdown body of ``report.md``.
 
@@ -123,8 +145,13 @@ def make_config(
     epochs: int | None = None,
     fast=None,
     variants=None,
+    overrides=None,
 ) -> tuple[Experiment, dict]:
-    """Validate a request and return ``(experiment, config)``; no work, no file written."""
+    """Validate a request and return ``(experiment, config)``; no work, no file written.
+
+    ``overrides`` replaces some of the experiment's settings (only existing keys), e.g. the
+    tour's shorter ``{"lr_grid": [0.01, 0.03], "sweep_epochs": 2}``.
+    """
     import keras
 
     experiment = get(name)
@@ -138,6 +165,14 @@ def make_config(
         epochs = _check_count(epochs, "epochs")
     fast = fast_mode(fast)
     settings = experiment.settings(dataset, epochs, fast)
+    if overrides:
+        unknown = sorted(set(overrides) - set(settings))
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
+                f"available: {', '.join(sorted(settings))}"
+            )
+        settings.update(overrides)
     all_variants = experiment.variants(settings)
     if variants is not None:
         if isinstance(variants, str):
@@ -263,6 +298,7 @@ def run(
     verbose: int = 1,
     on_unit_done=None,
     variants=None,
+    overrides=None,
 ) -> dict:
     """Run experiment ``name`` and return ``{"run_dir", "config", "summary", "report", ...}``.
 
@@ -271,7 +307,7 @@ def run(
     """
     import keras
 
-    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants)
+    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants, overrides)
     run_dir = _prepare_run_dir(config, out, resume)
     try:
         data = experiment.load_data(config)
@@ -288,6 +324,24 @@ def run(
     total, done, computed = len(variants) * len(seed_list), 0, 0
     results: dict[int, dict[str, dict]] = {}
     start = time.time()
+    experiment.tuned = {}
+    for variant in variants:
+        path = run_dir / "tuning" / f"{variant}.json"
+        cached = _read_unit(path) if resume else None
+        if cached is None:
+            keras.backend.clear_session()
+            t0 = time.time()
+            tuned = experiment.tune(variant, config, data, verbose)
+            if tuned is None:
+                continue
+            io.write_json(path, tuned)
+            cached = _normalize(tuned)
+            _say(
+                f"{name}: tuned {variant} in {time.time() - t0:.1f} s: "
+                f"{experiment.headline(cached)}",
+                verbose,
+            )
+        experiment.tuned[variant] = cached
     for seed in seed_list:
         seed_dir = run_dir / f"seed-{seed}"
         results[seed] = {}
@@ -300,7 +354,6 @@ def run(
                 _say(f"{tag} (done, resumed)", verbose)
                 results[seed][variant] = cached
                 continue
-            _say(tag, verbose)
             keras.backend.clear_session()
             keras.utils.set_random_seed(seed)
             t0 = time.time()
@@ -308,11 +361,19 @@ def run(
             result = dict(result, seconds=round(time.time() - t0, 3))
             io.write_json(path, result)
             results[seed][variant] = _normalize(result)
+            headline = experiment.headline(results[seed][variant])
+            _say(f"{tag}: {result['seconds']:.1f} s{', ' + headline if headline else ''}", verbose)
             computed += 1
             if on_unit_done is not None:
                 on_unit_done(seed, variant, result)
         io.write_json(seed_dir / "results.json", {"seed": seed, "variants": results[seed]})
 
+    t0 = time.time()
+    experiment.final = experiment.finish(config, results, data, verbose)
+    if experiment.final is not None:
+        io.write_json(run_dir / "final.json", experiment.final)
+        experiment.final = _normalize(experiment.final)
+        _say(f"{name}: final measurements in {time.time() - t0:.1f} s", verbose)
     summary = {v: aggregate([results[s][v] for s in seed_list]) for v in variants}
     io.write_json(run_dir / "summary.json", summary)
     body = experiment.report(config, results, summary, run_dir)

@@ -9,20 +9,40 @@ from __future__ import annotations
 import numpy as np
 
 
-def new_figure(ncols=1, nrows=1, width=6.0, height=4.0):
-    """A matplotlib ``Figure`` (no pyplot window, any matplotlib backend) and its axes."""
+def new_figure(ncols=1, nrows=1, width=6.0, height=4.0, sharey=False):
+    """A matplotlib ``Figure`` (no pyplot window, any matplotlib backend) and its axes.
+
+    ``sharey=True`` gives every panel one y scale (for panels that compare models).
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
+    if sharey:
+        for ax in axes.ravel():
+            ax.yaxis.set_tick_params(labelleft=True)
     return fig, axes.ravel()
+
+
+def figure_legend(fig, ax, title=None):
+    """One legend for the whole figure, right of the panels (it covers no data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, title=title)
+
+
+def share_y(*axes):
+    """Give ``axes`` one y range (the union of their ranges)."""
+    low = min(ax.get_ylim()[0] for ax in axes)
+    high = max(ax.get_ylim()[1] for ax in axes)
+    for ax in axes:
+        ax.set_ylim(low, high)
 
 
 def _arr(values):
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def curves(ax, series: dict, xlabel: str, ylabel: str, title: str, log=False):
+def curves(ax, series: dict, xlabel: str, ylabel: str, title: str, log=False, legend=True):
     """One line per entry of ``series`` (label → ``{"mean": [...], "std": [...]}``) vs epoch."""
     for i, (label, agg) in enumerate(series.items()):
         mean, std = _arr(agg["mean"]), _arr(agg["std"])
@@ -50,7 +70,8 @@ def curves(ax, series: dict, xlabel: str, ylabel: str, title: str, log=False):
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def bars(ax, labels, means, stds, ylabel: str, title: str, log=False, fmt="{:.3f}"):
@@ -84,8 +105,14 @@ def bars(ax, labels, means, stds, ylabel: str, title: str, log=False, fmt="{:.3f
     ax.grid(alpha=0.3, axis="y")
 
 
-def per_layer(ax, layer_names, series: dict, ylabel: str, title: str, log=False):
-    """One line per entry of ``series`` across the layers named on the x axis (input → output)."""
+def per_layer(
+    ax, layer_names, series: dict, ylabel: str, title: str, log=False, legend=True, index=False
+):
+    """One line per entry of ``series`` across the layers named on the x axis (input → output).
+
+    ``index=True`` numbers the layers 1, 2, ... instead of naming them (for deep networks,
+    whose names would overprint).
+    """
     x = np.arange(len(layer_names))
     for i, (label, agg) in enumerate(series.items()):
         mean, std = _arr(agg["mean"]), _arr(agg["std"])
@@ -106,15 +133,23 @@ def per_layer(ax, layer_names, series: dict, ylabel: str, title: str, log=False)
             markersize=3,
             capsize=3,
         )
-    ax.set_xticks(x)
-    ax.set_xticklabels(layer_names, rotation=45, ha="right", fontsize=8)
-    ax.set_xlabel("layer (input → output)")
+    if index:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v) + 1}"))
+        ax.set_xlabel("weight layer number (input → output)")
+    else:
+        ax.set_xticks(x)
+        ax.set_xticklabels(layer_names, rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("layer (input → output)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def scatter(

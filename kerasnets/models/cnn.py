@@ -23,6 +23,8 @@ from kerasnets import blocks
 from kerasnets.models import _base
 
 MIN_SIDE = {"cifar": 8, "imagenet": 32}
+CONVS = ("standard", "separable")
+HEADS = ("gap", "flatten")
 
 
 def _stem(inputs, stem, width, activation):
@@ -42,6 +44,10 @@ class BaselineCNN(_base.ZooModel):
             (a 7×7/2 conv and a 3×3/2 max-pool first, sides ≥ 32); None picks from the size.
         width: channels of the first stage; the stages have width·(1, 2, 4).
         dense_units: units of the hidden dense layer.
+        conv: ``"standard"`` 3×3 convolutions (default), or ``"separable"``: every 3×3
+            convolution after the stem becomes a depthwise-separable block (depthwise 3×3 →
+            pointwise 1×1), the first step of project 3's ablation; the pooling and the dense
+            head stay.
         dropout: dropout rate before the dense layers.
         activation: activation name.
         classifier_activation: ``"softmax"`` (default), ``"sigmoid"``, ``"linear"`` or None.
@@ -59,6 +65,7 @@ class BaselineCNN(_base.ZooModel):
         stem=None,
         width=32,
         dense_units=256,
+        conv="standard",
         dropout=0.0,
         activation="relu",
         classifier_activation="softmax",
@@ -69,6 +76,8 @@ class BaselineCNN(_base.ZooModel):
         _base.check_int(num_classes, "num_classes")
         _base.check_int(width, "width")
         _base.check_int(dense_units, "dense_units")
+        if conv not in CONVS:
+            raise ValueError(f"unknown conv {conv!r}; choose from {', '.join(CONVS)}")
         rate = _base.check_dropout(dropout)
         activation = _base.check_activation(activation)
         _base.check_classifier_activation(classifier_activation)
@@ -81,9 +90,14 @@ class BaselineCNN(_base.ZooModel):
             for i in range(2):
                 if stage == 0 and i == 0 and stem == "cifar":
                     continue  # the stem is this stage's first conv
-                x = blocks.apply_conv_bn_act(
-                    x, filters, 3, 1, activation, name=f"stage{stage + 1}_conv{i + 1}"
-                )
+                if conv == "separable":
+                    x = blocks.apply_depthwise_separable_block(
+                        x, filters, 1, activation, name=f"stage{stage + 1}_sep{i + 1}"
+                    )
+                else:
+                    x = blocks.apply_conv_bn_act(
+                        x, filters, 3, 1, activation, name=f"stage{stage + 1}_conv{i + 1}"
+                    )
             x = layers.MaxPooling2D(2, name=f"stage{stage + 1}_pool")(x)
         x = layers.Flatten(name="flatten")(x)
         if rate:
@@ -99,6 +113,7 @@ class BaselineCNN(_base.ZooModel):
             stem=stem,
             width=width,
             dense_units=dense_units,
+            conv=conv,
             dropout=dropout,
             activation=activation,
             classifier_activation=classifier_activation,
@@ -121,7 +136,16 @@ class EfficientCNN(_base.ZooModel):
             None picks from the size.
         width: channels of the stem; the stages have width·(2, 4, 8).
         expansion: expansion factor of the inverted residual blocks.
+        strides: the stride of each stage's depthwise-separable block (1 or 2 each); the
+            default ``(2, 2, 2)`` halves the resolution in every stage, ``(1, 2, 2)`` keeps the
+            stem's resolution in the first stage (for small inputs such as 16×16 digits).
         squeeze_excite: add squeeze-excitation gates to the inverted residual blocks.
+        head: ``"gap"`` (default): global average pooling → classifier; ``"flatten"``: a 1×1
+            convolution reduces the last map to ``head_channels`` channels, which are
+            flattened into the classifier. The 1×1 reduction keeps *where* a feature is (which
+            global pooling discards, and which matters for centred images such as digits) for
+            a few thousand parameters instead of a dense layer on the full map.
+        head_channels: channels of the ``"flatten"`` head's 1×1 reduction.
         dropout: dropout rate before the classifier.
         activation: activation name.
         classifier_activation: ``"softmax"`` (default), ``"sigmoid"``, ``"linear"`` or None.
@@ -139,7 +163,10 @@ class EfficientCNN(_base.ZooModel):
         stem=None,
         width=32,
         expansion=2,
+        strides=(2, 2, 2),
         squeeze_excite=False,
+        head="gap",
+        head_channels=16,
         dropout=0.0,
         activation="relu",
         classifier_activation="softmax",
@@ -150,6 +177,16 @@ class EfficientCNN(_base.ZooModel):
         _base.check_int(num_classes, "num_classes")
         _base.check_int(width, "width")
         _base.check_int(expansion, "expansion")
+        _base.check_int(head_channels, "head_channels")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
+        strides = tuple(strides) if isinstance(strides, (list, tuple)) else strides
+        if not (
+            isinstance(strides, tuple)
+            and len(strides) == 3
+            and all(s in (1, 2) and not isinstance(s, bool) for s in strides)
+        ):
+            raise ValueError(f"strides must be three of 1 or 2, e.g. (2, 2, 2), got {strides!r}")
         rate = _base.check_dropout(dropout)
         activation = _base.check_activation(activation)
         _base.check_classifier_activation(classifier_activation)
@@ -160,7 +197,7 @@ class EfficientCNN(_base.ZooModel):
         for stage, multiple in enumerate((2, 4, 8)):
             filters = width * multiple
             x = blocks.apply_depthwise_separable_block(
-                x, filters, 2, activation, name=f"stage{stage + 1}_ds"
+                x, filters, strides[stage], activation, name=f"stage{stage + 1}_ds"
             )
             x = blocks.apply_inverted_residual(
                 x,
@@ -170,6 +207,9 @@ class EfficientCNN(_base.ZooModel):
                 squeeze_excite=bool(squeeze_excite),
                 name=f"stage{stage + 1}_ir",
             )
+        if head == "flatten":
+            x = blocks.apply_conv_bn_act(x, head_channels, 1, 1, activation, name="head_reduce")
+            x = layers.Flatten(name="head_flatten")(x)
         outputs = _base.apply_classifier(x, num_classes, classifier_activation, rate)
         super().__init__(inputs=inputs, outputs=outputs, name=name or "efficient_cnn", **kwargs)
         self._remember(
@@ -178,7 +218,10 @@ class EfficientCNN(_base.ZooModel):
             stem=stem,
             width=width,
             expansion=expansion,
+            strides=list(strides),
             squeeze_excite=squeeze_excite,
+            head=head,
+            head_channels=head_channels,
             dropout=dropout,
             activation=activation,
             classifier_activation=classifier_activation,
