@@ -35,6 +35,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
+import matplotlib.pyplot as plt
 
 from kerasnets import compare
 from kerasnets.experiments import fast_mode
@@ -56,7 +57,7 @@ print(compare.table(result))
 # Each backend loaded the same `.keras` file and ran the same batch. The differences below are
 # against the first backend (TensorFlow). Float32 has about 7 significant digits, so agreement
 # to ~1e-6 means the backends compute the same function and differ only in the order in which
-# they add up numbers.
+# they add up numbers. Gradients are taken in training mode, as a train step takes them.
 
 # %%
 ref = result["reference"]
@@ -118,7 +119,8 @@ for backend, row in result["backends"].items():
             f"then {1e3 * t['train_step_s']:7.2f} ms; inference {1e3 * t['inference_s']:6.2f} ms;"
             f" peak RSS {m['peak_rss_mb']:.0f} MB ({t['cpus']} CPUs)"
         )
-fig = compare.plot(result)
+fig = compare.plot(result)  # the figure `--out` saves: parity bars and step times
+plt.show()
 
 # %% [markdown]
 # ## Exercises
@@ -134,6 +136,13 @@ fig = compare.plot(result)
 # 4. **Deployment.** Run with `--out` on a small CNN and read the "Deployment" section of
 #    `report.md`: which backends can call `model.export(format="litert")` themselves, and how does
 #    kerasnets still get a `.tflite` from the others?
-# 5. **Initialization.** The init difference is about the size of the weights themselves. Would
-#    two runs with the same seed on *one* backend differ? Check with two runs and
-#    `--backends jax`.
+# 5. **Initialization.** The initial weights differ across backends by about the size of the
+#    weights themselves. Would two runs with the same seed on *one* backend differ? Run the
+#    command twice with `--backends jax --out ...` and compare `init.first_values` in the two
+#    `results.json` files.
+# 6. **Same outputs, different loss.** Run `kerasnets compare-backends resnet18 --input-shape
+#    32,32,3 --no-deploy` and read "loss diff, same weights": the outputs agree to ~1e-6, yet the
+#    inference-mode loss does not. The report says how many samples give their true class a
+#    probability below `keras.config.epsilon()`; find in Keras' source
+#    (`keras/src/backend/*/nn.py`, `sparse_categorical_crossentropy`) what each backend does
+#    with such a probability.
