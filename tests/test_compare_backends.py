@@ -1,9 +1,10 @@
 """``kerasnets compare-backends`` (kerasnets.compare), run from this test's backend as the parent.
 
-Every backend starts in its own process (seconds each), so the full runs are few and shared: one
-run of a tiny ResNet (from a ``.keras`` file) and one of the zoo's MLP (by name) with all three
-backends as children, reused by the assertions below. The deployment checks (LiteRT export from
-each backend, ``.keras`` portability) start extra TensorFlow processes and run once, on TF.
+Every backend starts in its own process (seconds each), so there is one full run per parent
+backend, with all three backends as children, shared by the assertions below: a tiny ResNet
+from a ``.keras`` file when TensorFlow is the parent, the zoo's MLP by name otherwise. The
+deployment checks (LiteRT export from each backend, ``.keras`` portability) start extra
+TensorFlow processes and run once, on TF (slow).
 """
 
 import contextlib
@@ -192,5 +193,8 @@ def test_deployment_and_portability(tmp_path):
     assert set(result["portability"]) == pairs
     for value in result["portability"].values():
         assert value["max_abs_diff"] < compare.TOLERANCE
+    for backend in ALL:  # the zoo's MLP from the TensorFlow parent: parity as well
+        assert compare._parity(rows[backend]) < compare.TOLERANCE
     report = (tmp_path / "o" / "report.md").read_text()
     assert "`.keras` saved on torch loads on jax" in report
+    assert "| yes | yes | jax, torch |" in compare.table(result)
