@@ -191,7 +191,8 @@ def compare_backends(
             labels, drawn with ``seed``).
         steps: SGD steps (``learning_rate``) of the training-parity check, >= 1.
         repeats: alternated steady-state train-step / inference calls timed per backend.
-        seed: seed of the data and of the initialization comparison.
+        seed: seed of the data, of a zoo model's weights (``keras.utils.set_random_seed`` in
+            this process) and of the initialization comparison.
         threads: pin each worker to this many CPUs (``os.sched_setaffinity`` before Keras is
             imported, and ``OMP_NUM_THREADS``), so every backend sizes its thread pools to it;
             ``None`` leaves each backend its default (all CPUs of this process).
@@ -235,6 +236,10 @@ def compare_backends(
         from kerasnets.io import check_output_dir
 
         check_output_dir(out, force)
+    if isinstance(model, str) and not model.endswith(".keras"):
+        import keras
+
+        keras.utils.set_random_seed(seed)  # the same zoo weights in every run with this seed
     keras_model, name = _build(model, input_shape, num_classes)
     in_shape, classes = _check_model(keras_model)
 
