@@ -11,130 +11,138 @@
 # ---
 
 # %% [markdown]
-# # 06 — The same code on TensorFlow, JAX and PyTorch
+# # 06 — One model, three backends: the backend-comparison exercise
 #
 # kerasnets is written with Keras 3 layers and `keras.ops` only, so one model definition runs on
-# all three backends. The backend is chosen per process (`KERAS_BACKEND`, before Keras is first
-# imported) and cannot change inside a running process, so this notebook starts one small
-# Python process per backend running the *same* code:
+# TensorFlow, JAX and PyTorch. Keras picks its backend once per process (`KERAS_BACKEND`, read
+# when Keras is first imported), so a fair comparison needs one process per backend, all
+# starting from **the same weights and the same batch**. That is what
+# `kerasnets compare-backends` does:
 #
-# 1. load the same `.keras` file (saved here, with its weights),
-# 2. predict on the same test images — the outputs must agree to float32 round-off,
-# 3. train a copy for a few epochs and time the first epoch (tracing/compilation included)
-#    and the following ones.
+# ```bash
+# kerasnets compare-backends resnet18 --input-shape 32,32,3 --out runs/compare-resnet18
+# kerasnets compare-backends mlp --input-shape 64 --classes 10 --batch 1 --no-deploy
+# ```
 #
-# `KERASNETS_FAST=1` shrinks the data and epochs.
+# This notebook calls the library function behind the command,
+# `kerasnets.compare.compare_backends`, and reads its result: forward, gradient and training
+# parity, first-call and steady-state times, memory, and what happens *before* weights are
+# shared. `KERASNETS_FAST=1` shrinks the model and skips the deployment checks.
 
 # %%
-import json
 import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
-import numpy as np
+import matplotlib.pyplot as plt
 
-from kerasnets import data, models
+from kerasnets import compare
 from kerasnets.experiments import fast_mode
 
 FAST = fast_mode()
 print("this process runs on:", keras.backend.backend(), "| fast mode:", FAST)
-work = Path(tempfile.mkdtemp(prefix="kerasnets-tutorial-06-"))
+
+if FAST:
+    setup = dict(model="mlp", input_shape=(16,), num_classes=4, steps=2, repeats=2, deploy=False)
+else:
+    setup = dict(model="efficient_cnn", input_shape=(32, 32, 3), num_classes=10, steps=5)
+result = compare.compare_backends(**setup, batch=8, progress=print)
+print(compare.setup_line(result))
+print(compare.table(result))
 
 # %% [markdown]
-# ## 1. One model file for all backends
+# ## 1. The same weights compute the same function
 #
-# We build the zoo's efficient CNN (depthwise-separable convolutions with explicit padding, so
-# strided convolutions give the same result on every backend) and save it. A `.keras` file
-# written under one backend loads under any other.
+# Each backend loaded the same `.keras` file and ran the same batch. The differences below are
+# against the first backend (TensorFlow). Float32 has about 7 significant digits, so agreement
+# to ~1e-6 means the backends compute the same function and differ only in the order in which
+# they add up numbers. Gradients are taken in training mode, as a train step takes them.
 
 # %%
-keras.utils.set_random_seed(0)
-model = models.build(
-    "efficient_cnn", input_shape=(8, 8, 1), num_classes=10, width=8 if FAST else 16, stem="cifar"
-)
-model_path = work / "model.keras"
-model.save(model_path)
-print(f"saved {model.name} ({model.count_params():,} parameters) to {model_path}")
-
-# %% [markdown]
-# ## 2. The same script, three processes
-
-# %%
-CHILD = r"""
-import json, os, sys, time
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import keras, numpy as np
-from kerasnets import data
-
-model_path, out_path, subset, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-(x, y), (xt, yt) = data.load("digits", subset=subset or None)
-model = keras.saving.load_model(model_path)
-np.save(out_path, model.predict(xt[:100], verbose=0))
-keras.utils.set_random_seed(0)
-model.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
-t = time.perf_counter(); model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-first = time.perf_counter() - t
-t = time.perf_counter(); model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
-steady = (time.perf_counter() - t) / epochs
-print(json.dumps({"backend": keras.backend.backend(), "first_epoch_s": first,
-                  "epoch_s": steady, "test_accuracy": model.evaluate(xt, yt, verbose=0)[1]}))
-"""
-
-results, outputs = {}, {}
-for backend in ("tensorflow", "jax", "torch"):
-    out = work / f"{backend}.npy"
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            str(model_path),
-            str(out),
-            "300" if FAST else "0",
-            "1" if FAST else "5",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if proc.returncode != 0:
-        print(f"{backend}: failed\n{proc.stderr[-2000:]}")
+ref = result["reference"]
+for backend, row in result["backends"].items():
+    if row["status"] != "ok" or backend == ref:
         continue
-    results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
-    outputs[backend] = np.load(out)
-    print(results[backend])
-
-# %% [markdown]
-# ## 3. Identical numbers for identical weights
-
-# %%
-reference = model.predict(data.load("digits")[1][0][:100], verbose=0)
-for backend, probs in outputs.items():
-    diff = float(np.abs(probs - reference).max())
-    same = float((probs.argmax(1) == reference.argmax(1)).mean())
-    print(f"{backend:10s} max |Δ probability| vs this process: {diff:.2e}, same class: {same:.0%}")
-
-# %% [markdown]
-# ## 4. Speed
-
-# %%
-print(f"{'backend':10s} {'first epoch (s)':>16s} {'later epochs (s)':>17s} {'test acc.':>10s}")
-for backend, r in results.items():
     print(
-        f"{backend:10s} {r['first_epoch_s']:16.2f} {r['epoch_s']:17.2f} {r['test_accuracy']:10.3f}"
+        f"{backend:6s} vs {ref}: outputs max |Δ| {row['forward']['max_abs_diff']:.1e}, "
+        f"largest per-layer gradient difference {row['gradients']['max_rel_diff']:.1e} "
+        f"(layer {row['gradients']['worst_layer']})"
     )
 
 # %% [markdown]
-# **What it shows.** The predictions agree to about 10⁻⁶ — the same weights compute the same
-# function on every backend. Training diverges slightly afterwards (different kernels round
-# differently, and random streams differ per backend), so accuracies after training are close
-# but not equal. The first epoch includes tracing and compilation (`tf.function`, XLA for JAX),
-# which dominates on tiny data; the later epochs compare the steady-state speed on this CPU.
+# ## 2. Training: the same start, slightly different paths
+#
+# Every backend then takes the same SGD steps on the same batch. Rounding differences are fed
+# back into the weights at every step, so the trajectories drift apart slowly. Over a few steps
+# the drift stays near float32 round-off; over thousands of steps (and with dropout, whose random
+# masks come from each backend's own generator) two runs become different runs.
+
+# %%
+for backend, row in result["backends"].items():
+    if row["status"] == "ok":
+        losses = ", ".join(f"{v:.6f}" for v in row["training"]["losses"])
+        print(
+            f"{backend:10s} loss per step: {losses}  "
+            f"(weights max |Δ| after: {row['training']['weights_max_abs_diff']:.1e})"
+        )
+
+# %% [markdown]
+# ## 3. Before the weights are shared
+#
+# Why share weights at all? Because `keras.utils.set_random_seed(0)` seeds each backend's *own*
+# random generator: the same seed and the same model config give different initial weights on
+# TensorFlow, JAX and PyTorch.
+
+# %%
+for backend, row in result["backends"].items():
+    if row["status"] == "ok":
+        first = ", ".join(f"{v:+.4f}" for v in row["init"]["first_values"])
+        print(
+            f"{backend:10s} first initial weights: {first}  max |Δ| vs {ref}: "
+            f"{row['init']['max_abs_diff']:.2f}"
+        )
+
+# %% [markdown]
+# ## 4. Speed and memory
+#
+# The first call of `predict_on_batch` and of `train_on_batch` includes tracing and compiling
+# (`tf.function` on TensorFlow, `jax.jit` / XLA on JAX; PyTorch runs eagerly and compiles
+# nothing). The steady-state times are medians of alternated train-step / inference calls.
+
+# %%
+for backend, row in result["backends"].items():
+    if row["status"] == "ok":
+        t, m = row["time"], row["memory"]
+        print(
+            f"{backend:10s} first train step {1e3 * t['first_train_step_s']:8.1f} ms, "
+            f"then {1e3 * t['train_step_s']:7.2f} ms; inference {1e3 * t['inference_s']:6.2f} ms;"
+            f" peak RSS {m['peak_rss_mb']:.0f} MB ({t['cpus']} CPUs)"
+        )
+fig = compare.plot(result)  # the figure `--out` saves: parity bars and step times
+plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Why does JAX's first train step take so much longer than its later ones?** Compare the
+#    ratio first/steady across backends in the table. What is being compiled, and when would
+#    that cost pay off?
+# 2. **Which backend is fastest for this model on this CPU, and does it stay so at batch 1?**
+#    Run `kerasnets compare-backends mlp --input-shape 64 --classes 10 --batch 1 --no-deploy`
+#    and again with `--batch 256`. Explain the change with per-call overhead versus arithmetic.
+# 3. **How far do trajectories drift?** Raise `--steps` (10, 100) and plot
+#    `training.loss_abs_diff` from `results.json` against the step. Is the growth steady?
+# 4. **Deployment.** Run with `--out` on a small CNN and read the "Deployment" section of
+#    `report.md`: which backends can call `model.export(format="litert")` themselves, and how does
+#    kerasnets still get a `.tflite` from the others?
+# 5. **Initialization.** The initial weights differ across backends by about the size of the
+#    weights themselves. Would two runs with the same seed on *one* backend differ? Run the
+#    command twice with `--backends jax --out ...` and compare `init.first_values` in the two
+#    `results.json` files.
+# 6. **Same outputs, different loss.** Run `kerasnets compare-backends resnet18 --input-shape
+#    32,32,3 --no-deploy` and read "loss diff, same weights": the outputs agree to ~1e-6, yet the
+#    inference-mode loss does not. The report says how many samples give their true class a
+#    probability below `keras.config.epsilon()`; find in Keras' source
+#    (`keras/src/backend/*/nn.py`, `sparse_categorical_crossentropy`) what each backend does
+#    with such a probability.
