@@ -114,6 +114,25 @@ CLI_CASES = [
     ("run activations --variants relu,bogus", "bogus"),
     ("run activations --resume", "--out"),
     ("run activations --out existing", "existing"),
+    # claims / doctor
+    ("claims --only nope_claim", "nope_claim"),
+    ("claims --out /proc/c", "/proc/c"),
+    ("doctor missing.keras", "missing.keras"),
+    ("doctor empty.keras", "empty.keras"),
+    ("doctor m.keras --data nope", "nope"),
+    # compare-backends
+    ("compare-backends resnet19", "resnet19"),
+    ("compare-backends mlp --steps 0", ("--steps", "0")),
+    ("compare-backends mlp --backends jax,theano", "theano"),
+    ("compare-backends resnet18 --input-shape 2,2,3", "(2, 2, 3)"),
+    ("compare-backends trunc.keras", "trunc.keras"),
+    # nas
+    ("nas --trials 0 --out n", ("--trials", "0")),
+    ("nas --strategy annealing --out n", "annealing"),
+    ("nas --storage nosuch://x --out n", "nosuch://x"),
+    ('nas --space {"depth":[5,15],"bogus":1} --out n', "bogus"),
+    ("nas --dataset nope --out n", "nope"),
+    ("nas --out existing", "existing"),
 ]
 
 
