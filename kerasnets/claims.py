@@ -237,7 +237,7 @@ def m_sigmoid_net_gradient_ratio():
     import keras
 
     from kerasnets import data, models
-    from kerasnets.experiments._measure import gradient_magnitudes
+    from kerasnets.debug import gradient_magnitudes
 
     keras.utils.set_random_seed(0)
     (x, y), _ = data.load("digits", flatten=True)
@@ -266,7 +266,7 @@ def _relu_init_stats():
     import keras
 
     from kerasnets import data, models
-    from kerasnets.experiments._measure import activation_stats
+    from kerasnets.debug import activation_stats
 
     keras.utils.set_random_seed(0)
     (x, _), _ = data.load("digits", flatten=True)
@@ -599,7 +599,7 @@ CLAIMS: tuple[Claim, ...] = (
         "sigmoid_net_gradient_ratio", "slide 9",
         "∂L/∂w₁ ∝ ∏ σ′(zᵢ): early layers get 0.25¹⁰ ≈ 9.5 × 10⁻⁷ of the gradient",
         "≈ 10⁻⁶", 9.5e-7, "approx", 1.0, "log10", m_sigmoid_net_gradient_ratio,
-        "experiments._measure.gradient_magnitudes (backend.loss_and_gradients)", fmt="{:.3g}",
+        "debug.gradient_magnitudes (GradientFlowMonitor)", fmt="{:.3g}",
         why="0.25¹⁰ is a bound: in a real network the weights also scale the gradient, "
         "and σ′ is below its maximum almost everywhere",
     ),
@@ -615,7 +615,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "relu_sparsity_init", "slide 13", "Sparse activation (~50% neurons output zero)",
         "~50%", 0.5, "approx", 0.1, "abs", m_relu_sparsity,
-        "experiments._measure.activation_stats (3×100 ReLU MLP, He init, digits)", fmt="{:.1%}",
+        "debug.activation_stats (ActivationStatsMonitor, 3×100 ReLU MLP, He init, digits)",
+        fmt="{:.1%}",
     ),
     Claim(
         "leaky_relu_alpha", "slide 14", "Leaky ReLU: f(x) = max(αx, x) with α = 0.01",

@@ -684,8 +684,6 @@ def init_report(model, x=None, tolerance: float = 0.2) -> dict:
     """
     import keras
 
-    from kerasnets.experiments._measure import activation_stats, weight_layers
-
     _check_model(model)
     rows = []
     for layer in weight_layers(model):
@@ -891,4 +889,55 @@ __all__ = [
     "lr_find",
     "overfit_test",
     "propagate",
+    "activation_stats",
+    "gradient_magnitudes",
+    "weight_layers",
 ]
+
+
+# --- per-layer snapshots, measured by the training monitors of ``callbacks`` -------------------
+# (one diagnostics implementation: the same statistics the monitors log during fit)
+
+
+def weight_layers(model) -> list:
+    """The layers with a ``kernel`` (Dense, Conv, ...), input to output, nested models included."""
+    from kerasnets.graph import flat_layers
+
+    return [layer for layer in flat_layers(model) if hasattr(layer, "kernel")]
+
+
+def activation_stats(model, x) -> dict:
+    """Mean, std, zero share and dead-unit share of the watched hidden layers on ``x``, now.
+
+    Measured by :class:`callbacks.ActivationStatsMonitor` and :class:`callbacks.DeadNeuronMonitor`
+    (``measure``: nothing is recorded, the model does not change). Returns ``{"layers": [...],
+    "mean": [...], "std": [...], "zero_fraction": [...], "dead_fraction": [...]}``; a layer the
+    dead-unit monitor does not watch (no ReLU family) has dead fraction 0.
+    """
+    from callbacks import ActivationStatsMonitor, DeadNeuronMonitor
+
+    stats = ActivationStatsMonitor(x, histogram_bins=0, atol=1e-6, probe_size=None)
+    per_layer = stats.measure(model)["layers"]
+    dead = DeadNeuronMonitor(x, atol=0.0, probe_size=None).measure(model)["layers"]
+    names = list(per_layer)
+    return {
+        "layers": names,
+        "mean": [per_layer[n]["mean"] for n in names],
+        "std": [per_layer[n]["std"] for n in names],
+        "zero_fraction": [per_layer[n]["sparsity"] for n in names],
+        "dead_fraction": [dead.get(n, {}).get("dead_unit_fraction", 0.0) for n in names],
+    }
+
+
+def gradient_magnitudes(model, x, y, loss="sparse_categorical_crossentropy") -> dict:
+    """Mean |∂L/∂kernel| per weight layer on ``(x, y)``, input to output (inference mode).
+
+    Measured by :class:`callbacks.GradientFlowMonitor`; returns ``{"layers": [...],
+    "mean_abs": [...]}``.
+    """
+    from callbacks import GradientFlowMonitor
+
+    names = [layer.name for layer in weight_layers(model)]
+    flow = GradientFlowMonitor(x, y, loss=loss, layers=names, training=False, probe_size=None)
+    per_layer = flow.measure(model)["layers"]
+    return {"layers": names, "mean_abs": [per_layer[n]["kernel_grad_mean_abs"] for n in names]}
