@@ -168,7 +168,8 @@ def run_tour(
     }
     written = ["metrics.json", "model.keras", "curves.png"]
     with io.run_directory(out_dir, force=force) as tmp:
-        io.save_model(model, tmp / "model.keras")
+        # portable: plain keras.saving.load_model reads it without kerasnets
+        io.save_model(model, tmp / "model.keras", portable=True)
         io.save_figure(
             plots.training_curves(history, title=f"{model.name} on digits"), tmp / "curves.png"
         )
@@ -177,7 +178,12 @@ def run_tour(
             number += 1
             say(number, "diagnostics: gradient flow and dead units per layer")
             summary["diagnostics"] = _diagnostics(monitors, tmp, verbose)
-            written += ["gradient_flow.png", "dead_neurons.png", "diagnostics.json"]
+            written += [
+                "gradient_flow.png",
+                "dead_neurons.png",
+                "diagnostics.json",
+                "tensorboard/",
+            ]
         if "deploy" in steps:
             number += 1
             say(number, "deploy: TFLite float32 and int8, evaluated in the LiteRT interpreter")
@@ -194,6 +200,8 @@ def run_tour(
     summary["run_dir"] = str(out_dir)
     if verbose:
         print(f"wrote {out_dir}/: {', '.join(written)}", flush=True)
+        if "diagnostics" in steps:
+            print(f"per-layer diagnostics: tensorboard --logdir {out_dir}/tensorboard", flush=True)
     return summary
 
 
@@ -218,6 +226,9 @@ def _diagnostics(monitors, run_dir, verbose):
         run_dir / "diagnostics.json",
         {"dead_neurons": dead.history, "gradient_flow": flow.history},
     )
+    from callbacks import write_tensorboard
+
+    write_tensorboard(monitors, run_dir / "tensorboard")  # per-layer charts in TensorBoard
     result = {
         "dead_share_last_epoch": {k: v["dead_unit_fraction"][-1] for k, v in dead.history.items()},
         "kernel_grad_norm_last_epoch": {

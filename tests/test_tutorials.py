@@ -21,7 +21,7 @@ def _env(backend, **extra):
 def test_tutorials_are_percent_notebooks_with_prose():
     import jupytext
 
-    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     for path in TUTORIALS:
         nb = jupytext.read(path)
         kinds = [cell.cell_type for cell in nb.cells]
