@@ -41,18 +41,10 @@ if importlib.util.find_spec("kerasnets") is None:
         raise RuntimeError("kerasnets is not installed: set KERASNETS_SOURCE to its repository")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", source])
     importlib.invalidate_caches()
-if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)  # the C-level stderr, during the import only
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
 # %%
 import os
+
+import kerasnets  # noqa: E402, F401  (from here on TensorFlow's start-up lines stay quiet)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tempfile
