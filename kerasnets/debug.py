@@ -436,8 +436,12 @@ def overfit_test(
 # --------------------------------------------------------------------------- LR finder
 
 LR_RULE = (
-    "steepest fall of the smoothed loss against log(learning rate), before the loss "
-    "diverges (Smith 2017's range test)"
+    "steepest fall of the smoothed loss against log(learning rate), between the first 10% of "
+    "the steps and the lowest loss (Smith 2017's range test)"
+)
+LR_RULE_FALLBACK = (
+    "a tenth of the rate with the lowest smoothed loss (the loss was lowest too early in the "
+    "sweep for a steepest-fall window)"
 )
 
 
@@ -564,15 +568,20 @@ class LRFinderResult:
         smoothed = _smooth(losses, smoothing)
         finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
         best = min(finite, key=lambda i: smoothed[i])
-        end = max(best + 1, 3)
-        slope = np.gradient(np.asarray(smoothed[:end]), np.log10(np.asarray(lrs[:end])))
-        steepest = int(np.argmin(slope))
+        skip = max(2, len(lrs) // 10)  # the first smoothed values are the noisiest
+        if best - skip >= 2:
+            window = np.asarray(smoothed[skip : best + 1])
+            slope = np.gradient(window, np.log10(np.asarray(lrs[skip : best + 1])))
+            suggestion, rule = float(lrs[skip + int(np.argmin(slope))]), LR_RULE
+        else:
+            suggestion, rule = float(lrs[best]) / 10, LR_RULE_FALLBACK
         return cls(
             list(map(float, lrs)),
             list(map(float, losses)),
             list(map(float, smoothed)),
-            float(lrs[steepest]),
+            suggestion,
             float(lrs[best]),
+            rule,
         )
 
     def to_dict(self):
@@ -884,6 +893,8 @@ def doctor(model, x, y, lr_steps: int = 60, overfit_steps: int = 200, entries: i
 __all__ = [
     "LRFinder",
     "LRFinderResult",
+    "LR_RULE",
+    "LR_RULE_FALLBACK",
     "copy_model",
     "doctor",
     "gradient_check",
