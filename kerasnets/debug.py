@@ -436,12 +436,8 @@ def overfit_test(
 # --------------------------------------------------------------------------- LR finder
 
 LR_RULE = (
-    "steepest fall of the smoothed loss against log(learning rate), between the first 10% of "
-    "the steps and the lowest loss (Smith 2017's range test)"
-)
-LR_RULE_FALLBACK = (
-    "a tenth of the rate with the lowest smoothed loss (the loss was lowest too early in the "
-    "sweep for a steepest-fall window)"
+    "a tenth of the learning rate at the lowest smoothed loss (Smith 2017's range test; "
+    "fastai's lr_min): safely below the rate where the loss turns up"
 )
 
 
@@ -554,7 +550,12 @@ def _smooth(losses, beta):
 
 @dataclasses.dataclass
 class LRFinderResult:
-    """An LR sweep: rates, losses, the smoothed losses, the suggested rate and the rule."""
+    """An LR sweep: rates, losses, the smoothed losses, the suggested rate and the rule.
+
+    The suggestion is a tenth of the rate at the lowest smoothed loss. The steepest-fall rule
+    (the other common reading of Smith's plot) was tried here and picked the noise of the
+    first steps on short sweeps, so it is not used.
+    """
 
     lrs: list
     losses: list
@@ -568,20 +569,12 @@ class LRFinderResult:
         smoothed = _smooth(losses, smoothing)
         finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
         best = min(finite, key=lambda i: smoothed[i])
-        skip = max(2, len(lrs) // 10)  # the first smoothed values are the noisiest
-        if best - skip >= 2:
-            window = np.asarray(smoothed[skip : best + 1])
-            slope = np.gradient(window, np.log10(np.asarray(lrs[skip : best + 1])))
-            suggestion, rule = float(lrs[skip + int(np.argmin(slope))]), LR_RULE
-        else:
-            suggestion, rule = float(lrs[best]) / 10, LR_RULE_FALLBACK
         return cls(
             list(map(float, lrs)),
             list(map(float, losses)),
             list(map(float, smoothed)),
-            suggestion,
+            float(lrs[best]) / 10,
             float(lrs[best]),
-            rule,
         )
 
     def to_dict(self):
@@ -894,7 +887,6 @@ __all__ = [
     "LRFinder",
     "LRFinderResult",
     "LR_RULE",
-    "LR_RULE_FALLBACK",
     "copy_model",
     "doctor",
     "gradient_check",
