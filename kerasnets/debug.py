@@ -436,8 +436,8 @@ def overfit_test(
 # --------------------------------------------------------------------------- LR finder
 
 LR_RULE = (
-    "steepest fall of the smoothed loss against log(learning rate), before the loss "
-    "diverges (Smith 2017's range test)"
+    "a tenth of the learning rate at the lowest smoothed loss (Smith 2017's range test; "
+    "fastai's lr_min): safely below the rate where the loss turns up"
 )
 
 
@@ -550,7 +550,12 @@ def _smooth(losses, beta):
 
 @dataclasses.dataclass
 class LRFinderResult:
-    """An LR sweep: rates, losses, the smoothed losses, the suggested rate and the rule."""
+    """An LR sweep: rates, losses, the smoothed losses, the suggested rate and the rule.
+
+    The suggestion is a tenth of the rate at the lowest smoothed loss. The steepest-fall rule
+    (the other common reading of Smith's plot) was tried here and picked the noise of the
+    first steps on short sweeps, so it is not used.
+    """
 
     lrs: list
     losses: list
@@ -564,14 +569,11 @@ class LRFinderResult:
         smoothed = _smooth(losses, smoothing)
         finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
         best = min(finite, key=lambda i: smoothed[i])
-        end = max(best + 1, 3)
-        slope = np.gradient(np.asarray(smoothed[:end]), np.log10(np.asarray(lrs[:end])))
-        steepest = int(np.argmin(slope))
         return cls(
             list(map(float, lrs)),
             list(map(float, losses)),
             list(map(float, smoothed)),
-            float(lrs[steepest]),
+            float(lrs[best]) / 10,
             float(lrs[best]),
         )
 
@@ -882,6 +884,7 @@ def doctor(model, x, y, lr_steps: int = 60, overfit_steps: int = 200, entries: i
 __all__ = [
     "LRFinder",
     "LRFinderResult",
+    "LR_RULE",
     "copy_model",
     "doctor",
     "gradient_check",

@@ -102,13 +102,26 @@ def test_lr_finder_sweeps_restores_and_suggests(digits, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     assert float(ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-6)
     result = finder.result()
-    assert 1e-4 <= result.suggestion <= result.min_loss_lr <= 100.0
-    assert "steepest" in result.rule
+    assert 1e-5 <= result.suggestion <= result.min_loss_lr <= 100.0
+    assert result.rule == debug.LR_RULE
+    assert result.suggestion == pytest.approx(result.min_loss_lr / 10)
     fig = result.plot()
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and "learning rate" in ax.get_xlabel() and ax.get_title()
     io.save_figure(fig, tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 0
+
+
+def test_lr_suggestion_rule_on_synthetic_sweeps():
+    lrs = np.logspace(-5, 1, 61)
+    # the loss falls, is lowest at 1e-1, then explodes
+    losses = 2.0 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    result = debug.LRFinderResult.from_sweep(lrs, losses, smoothing=0.0)
+    assert result.rule == debug.LR_RULE
+    assert result.min_loss_lr == pytest.approx(0.1, rel=0.3)
+    assert result.suggestion == pytest.approx(result.min_loss_lr / 10)
+    rising = debug.LRFinderResult.from_sweep(lrs, 1.0 + lrs, smoothing=0.0)
+    assert rising.suggestion == pytest.approx(1e-6)
 
 
 def test_lr_find_function_and_validation(digits):
@@ -246,7 +259,8 @@ def test_exercise_3_lr_finder_on_a_selu_mlp(digits):
     model = models.build("mlp", input_shape=(64,), depth=4, width=32, activation="selu")
     model.compile("adam", "sparse_categorical_crossentropy")
     before = [w.copy() for w in model.get_weights()]
-    finder = debug.LRFinder(start_lr=1e-5, end_lr=1.0, num_steps=16)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[finder])
-    assert 1e-5 <= finder.result().suggestion <= 1.0
+    finder = debug.LRFinder(start_lr=1e-4, end_lr=1.0, num_steps=32)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[finder])
+    result = finder.result()
+    assert len(result.losses) >= 3 and 1e-5 <= result.suggestion <= 1.0
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

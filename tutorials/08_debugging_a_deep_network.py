@@ -152,12 +152,15 @@ print("activation variance per layer:", [f"{v:.1e}" for v in report["activations
 # ## 3. A learning rate far too high, and dead ReLUs
 #
 # The learning-rate finder (Smith 2017) raises the rate exponentially over a short run and
-# records the loss; the loss falls, flattens and then explodes. The suggested rate is at the
-# steepest fall. The model's weights are put back afterwards.
+# records the loss; the loss falls, flattens and then explodes. The suggested rate is a tenth
+# of the rate at the lowest (smoothed) loss. The model's weights are put back afterwards. The
+# sweep uses plain SGD, the optimizer trained with below (a rate found for one optimizer does
+# not carry over to another).
 
 # %%
 relu_net = models.build("mlp", input_shape=(64,), depth=5, width=64)
-finder = debug.lr_find(relu_net, x, y, start_lr=1e-5, end_lr=10.0, num_steps=40 if FAST else 100)
+steps = 40 if FAST else 100
+finder = debug.lr_find(relu_net, x, y, 1e-4, 10.0, num_steps=steps, optimizer="sgd")
 print(f"suggested learning rate: {finder.suggestion:.2g}  ({finder.rule})")
 fig = finder.plot()
 plt.show()
