@@ -32,9 +32,8 @@ def run(args):
         raise UsageError(f"unknown data set {args.data!r}; available: {', '.join(data.DATASETS)}")
     io.check_model_file(args.model)
     model = io.load_model(args.model)
-    from kerasnets.tflite.pipeline import dataset_for_model
-
-    (x, y), _ = dataset_for_model(args.data, model, subset=512)
+    shaped = data.for_model(args.data, model, subset=512)
+    x, y = shaped.x, shaped.y
     report = debug.doctor(model, x, y)
     if args.json:
         print_json(report)
