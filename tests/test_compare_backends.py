@@ -41,6 +41,7 @@ def run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("compare")
     if MODEL_FOR_PARENT[keras.backend.backend()] == "resnet":
+        keras.utils.set_random_seed(0)  # module-scoped: the per-test seed is not set yet
         model = models.build("resnet18", input_shape=(12, 12, 3), num_classes=3, width=4)
         argv = [str(save_model(model, tmp / "tiny_resnet.keras"))]
     else:
@@ -62,7 +63,8 @@ def test_every_backend_agrees_within_1e_4(run):
         row = result["backends"][backend]
         assert row["status"] == "ok", row
         assert row["forward"]["max_abs_diff"] < compare.TOLERANCE
-        assert row["forward"]["loss_abs_diff"] < compare.TOLERANCE
+        if row["forward"]["saturated"] == 0:
+            assert row["forward"]["loss_abs_diff"] < compare.TOLERANCE
         assert row["gradients"]["max_rel_diff"] < compare.TOLERANCE
         assert row["training"]["final_loss_abs_diff"] < compare.TOLERANCE
         assert row["training"]["weights_max_abs_diff"] < compare.TOLERANCE
@@ -116,6 +118,15 @@ def test_out_directory_has_report_results_and_figure(run):
     assert "Before the weights are shared" in report
     assert "each worker pinned to 1 CPU(s)" in report
     assert "The backends compute the same function" in report
+    # Samples whose true class has a probability below epsilon: the inference-mode loss differs
+    # (Keras clips on JAX and PyTorch, not on TensorFlow), and the report says why.
+    saturated = {result["backends"][b]["forward"]["saturated"] for b in ALL}
+    assert len(saturated) == 1
+    if saturated != {0}:
+        assert result["backends"]["jax"]["forward"]["loss_abs_diff"] > compare.TOLERANCE
+        assert "Keras clips probabilities" in report
+    else:
+        assert "Keras clips probabilities" not in report
     assert (out / "compare_backends.png").stat().st_size > 10_000
 
 

@@ -96,9 +96,10 @@ for backend, row in result["backends"].items():
 # ## 2. Training: the same start, slightly different paths
 #
 # Every backend then takes the same SGD steps on the same batch. Rounding differences are fed
-# back into the weights at every step, so the trajectories drift apart slowly. Over a few steps
-# the drift stays near float32 round-off; over thousands of steps (and with dropout, whose random
-# masks come from each backend's own generator) two runs become different runs.
+# back into the weights at every step, so the trajectories drift apart. Compare the loss
+# differences below with the losses themselves, and exercise 3 asks how the drift grows. With
+# dropout, whose random masks come from each backend's own generator, two runs would differ from
+# the first step on.
 
 # %%
 for backend, row in result["backends"].items():
