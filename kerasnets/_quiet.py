@@ -44,18 +44,27 @@ class _QuietLoader(importlib.abc.Loader):
             finally:
                 os.dup2(saved, 2)
                 os.close(saved)
+                for finder in [f for f in sys.meta_path if isinstance(f, _QuietTensorFlowFinder)]:
+                    sys.meta_path.remove(finder)  # TensorFlow is imported: the hook is done
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
     """Wraps the loader of the top-level ``tensorflow`` package (once)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
+        if fullname != "tensorflow" or "tensorflow" in sys.modules:
             return None
-        sys.meta_path.remove(self)  # find the real spec, and never wrap twice
         import importlib.util
 
-        spec = importlib.util.find_spec(fullname)
+        # Find the real spec with this finder out of the way. It goes back in place: a mere
+        # availability check (importlib.util.find_spec, as Keras does) imports nothing, and
+        # the real import that follows must still be wrapped.
+        index = sys.meta_path.index(self)
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(index, self)
         if spec is None or spec.loader is None:
             return None
         spec.loader = _QuietLoader(spec.loader)

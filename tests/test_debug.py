@@ -189,7 +189,7 @@ def test_doctor_cli_bad_input_is_one_line(tmp_path, capsys):
     )
     assert main(["doctor", str(wrong)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot be reshaped to the model input (10,)" in err[0]
+    assert len(err) == 1 and "do not fit the model input (10,)" in err[0]
     assert main(["doctor", str(wrong), "--data", "imagenet"]) == 2
     assert "unknown data set 'imagenet'" in capsys.readouterr().err
 

@@ -43,3 +43,30 @@ def test_unknown_attribute_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         kerasnets.nope  # noqa: B018
+
+
+QUIET_CODE = r"""
+import kerasnets
+import keras
+from kerasnets import io, models
+keras.utils.set_random_seed(0)          # imports TensorFlow on every backend
+model = models.build("mlp", input_shape=(64,), depth=1, width=4)
+io.save_model(model, "m.keras")
+print("ok")
+"""
+
+
+def test_library_use_prints_no_tensorflow_start_up_lines(backend, tmp_path):
+    """TensorFlow's C++ lines (absl, oneDNN, CUDA's E0000) stay off the terminal."""
+    import os
+
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env.pop("KERASNETS_TF_LOGS", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", QUIET_CODE], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+    noisy = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert noisy == [], "\n".join(noisy)

@@ -105,6 +105,14 @@ def default_threads() -> tuple[int, ...]:
     return (1,) if n == 1 else (1, n)
 
 
+def _allocate(interpreter):
+    """``allocate_tensors`` with LiteRT's native "Created ... XNNPACK delegate" line kept quiet."""
+    from kerasnets._quiet import native_output_captured
+
+    with native_output_captured():
+        interpreter.allocate_tensors()
+
+
 def _interpreter(path, num_threads=1, xnnpack=True):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -121,7 +129,6 @@ def _interpreter(path, num_threads=1, xnnpack=True):
                 num_threads=int(num_threads),
                 experimental_op_resolver_type=resolver,
             )
-            interpreter.allocate_tensors()
         return interpreter
     except (ValueError, RuntimeError) as err:
         raise ValueError(f"{str(path)!r} is not a valid .tflite model: {err}") from None
@@ -180,7 +187,7 @@ class TFLiteModel:
         self.xnnpack = True
         self.interpreter = _interpreter(path, num_threads)
         try:
-            self.interpreter.allocate_tensors()
+            _allocate(self.interpreter)
         except RuntimeError:
             self.xnnpack = False
             self.interpreter = _interpreter(path, num_threads, xnnpack=False)
@@ -189,7 +196,7 @@ class TFLiteModel:
             raise ValueError(f"only single-input models are supported, got {len(inputs)} inputs")
         self.input = inputs[0]
         self.output = self.interpreter.get_output_details()[0]
-        self.interpreter.allocate_tensors()
+        _allocate(self.interpreter)
         self._batch = int(self.input["shape"][0])
 
     @property
@@ -199,7 +206,7 @@ class TFLiteModel:
     def _resize(self, batch):
         if batch != self._batch:
             self.interpreter.resize_tensor_input(self.input["index"], [batch, *self.input_shape])
-            self.interpreter.allocate_tensors()
+            _allocate(self.interpreter)
             self.input = self.interpreter.get_input_details()[0]
             self.output = self.interpreter.get_output_details()[0]
             self._batch = batch
