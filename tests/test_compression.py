@@ -120,7 +120,7 @@ def test_a_training_step_is_exact_and_straight_through_in_fit():
     wrapper.layer.kernel.assign(kernel)
     wrapper.masks[0].assign(mask)
     plain.get_layer("fc").kernel.assign(kernel * mask)
-    plain.get_layer("fc").bias.assign(wrapper.layer.bias)
+    plain.get_layer("fc").bias.assign(np.array(keras.ops.convert_to_numpy(wrapper.layer.bias)))
     for model in (plain, pruned):
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss())
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)

@@ -241,10 +241,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         ]
 
     def _advance(self, masks):
-        """Count one training call; on the schedule's pruning steps, recompute the masks.
-
-        Returns the masks and whether the call runs eagerly.
-        """
+        """Count one training call; on the schedule's pruning steps, recompute the masks."""
         previous = backend.eager_int(self.pruning_step.value)
         if previous is not None:
             # Eager (PyTorch's fit, a direct call): the schedule in Python integers, and the
@@ -252,7 +249,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             step = previous + 1
             self.pruning_step.assign(step)
             if not self.pruning_schedule.should_prune(step):
-                return masks, True
+                return masks
             masks = self._new_masks(step, masks)
         else:
             # Traced once into a compiled step (TensorFlow, JAX): one cond per layer, and the
@@ -266,20 +263,23 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             )
         for mask_var, new in zip(self.masks, masks):
             mask_var.assign(new)
-        return masks, previous is not None
+        return masks
 
     def call(self, inputs, training=False):
         kwargs = {"training": training} if self.layer._call_has_training_arg else {}
         masks = [mask.value for mask in self.masks]
         if training:
-            masks, eager = self._advance(masks)
-            if eager and not in_stateless_scope() and self.compute_dtype == self.variable_dtype:
-                # Eager training step with real variables (PyTorch's fit): zero the pruned
-                # entries of the kernel variables themselves, as tfmot does, and run the layer
-                # on its own variables. One multiply per kernel, and none of the per-call cost
-                # of a StatelessScope. The layer's gradient with respect to its kernel then
-                # reaches every entry (straight through the mask). Not under mixed precision,
-                # where an autocast kernel read here is a cast copy and the write would be lost.
+            masks = self._advance(masks)
+            if not in_stateless_scope() and self.compute_dtype == self.variable_dtype:
+                # A training step on the real variables (PyTorch's fit, TensorFlow's compiled
+                # step): zero the pruned entries of the kernel variables themselves, as tfmot
+                # does, and run the layer on its own variables. One multiply and one write per
+                # kernel; the gradient with respect to the kernel, taken through the layer's
+                # read of the variable, reaches every entry (straight through the mask). The
+                # masked-value path below costs three elementwise passes per kernel and, in
+                # eager PyTorch, a StatelessScope per call. Not in JAX's stateless train step,
+                # nor under mixed precision, where an autocast kernel read here is a cast copy
+                # and the write would be lost.
                 for kernel, mask in zip(self.kernels, masks):
                     kernel.assign(ops.stop_gradient(kernel.value) * mask)
                 return self.layer.call(inputs, **kwargs)
