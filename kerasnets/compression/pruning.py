@@ -3,12 +3,22 @@
 Keras 3 has no pruning and tfmot only accepts Keras 2 models, so this is a native
 implementation with tfmot's semantics. :func:`prune_low_magnitude` wraps the chosen layers in
 :class:`PruneLowMagnitude`. The wrapper keeps one non-trainable **mask** per kernel and a
-step counter; its forward pass multiplies the kernel by the mask, and during training it
+step counter; its forward pass sees the kernel times the mask, and during training it
 recomputes the mask on the schedule's pruning steps (:mod:`.schedules`). Because mask and step
 are layer state updated inside ``call``, the pruned weights are exactly zero in every forward
 pass on every backend, including inside JAX's compiled train step (a callback could not do
-that: see DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a
-plain model of built-in layers whose kernels hold the zeros.
+that: see DESIGN.md §5).
+
+What a training step costs (``benchmarks/compression.py`` measures it against the plain model
+and against tfmot): where the variables are real (PyTorch's eager ``fit``, TensorFlow's
+compiled step) the wrapper writes ``kernel * mask`` into the kernel variable, as tfmot does,
+and runs the layer on it: one multiply per kernel. In JAX's stateless step, and under mixed
+precision, it maps the kernel to a masked value instead. When the step runs eagerly the
+schedule is evaluated in Python integers and the masks are written only on pruning steps;
+in a compiled step it is one ``cond`` per layer.
+
+The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain model of built-in
+layers whose kernels hold the zeros.
 
 Structures: ``"unstructured"`` (the smallest magnitudes in the whole kernel), ``"M:N"`` such as
 ``"2:4"`` (M kept out of every N consecutive weights along the input-channel axis) and
