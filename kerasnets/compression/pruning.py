@@ -262,15 +262,22 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 return masks
             masks = self._new_masks(step, masks)
         else:
-            # Traced once into a compiled step (TensorFlow, JAX): one cond per layer, and the
-            # masks it returns are written back at every step.
+            # Traced once into a compiled step (TensorFlow, JAX): one cond per layer.
             step = self.pruning_step.value + 1
             self.pruning_step.assign(step)
-            masks = backend.cond(
-                self.pruning_schedule.should_prune(step),
-                lambda: self._new_masks(step, masks),
-                lambda: list(masks),
-            )
+            due = self.pruning_schedule.should_prune(step)
+            if not in_stateless_scope():
+                # Real variables (TensorFlow's graph): the masks are written inside the branch
+                # that computes them, not copied back at every step.
+                def prune():
+                    new = self._new_masks(step, masks)
+                    for mask_var, value in zip(self.masks, new):
+                        mask_var.assign(value)
+                    return new
+
+                return backend.cond(due, prune, lambda: list(masks))
+            # JAX's stateless step: the cond returns the masks, which become the new state.
+            masks = backend.cond(due, lambda: self._new_masks(step, masks), lambda: list(masks))
         for mask_var, new in zip(self.masks, masks):
             mask_var.assign(new)
         return masks
