@@ -8,7 +8,9 @@ All three run the model through :meth:`keras.Model.stateless_call`, so nothing a
 changes: weights, BatchNorm moving statistics, optimizer state and random seeds stay as they were.
 
 It also holds :func:`cond`, ``keras.ops.cond`` minus a per-call overhead that eager PyTorch pays
-at every training step, for the pruning wrappers (measured by ``benchmarks/compression.py``).
+at every training step, and :func:`eager_int`, which tells layer code whether it runs eagerly
+(then a Python ``if`` replaces a traced ``cond``), both for the pruning wrappers (measured by
+``benchmarks/compression.py``).
 
 Example:
     >>> import numpy as np, keras
@@ -319,3 +321,43 @@ def cond(pred, true_fn, false_fn):
     ):
         return true_fn() if bool(pred) else false_fn()
     return keras.ops.cond(pred, true_fn, false_fn)
+
+
+def eager_int(x):
+    """``int(x)`` for a concrete scalar tensor; ``None`` while ``x`` is being traced or is symbolic.
+
+    For layer code that runs at every training step and can take a cheaper, Python-only path when
+    it runs eagerly (PyTorch's ``fit``, TensorFlow with ``run_eagerly=True``, a direct call):
+    there a Python ``if`` on the returned number replaces a ``cond`` and writes nothing when
+    nothing changes. Inside a compiled step (``tf.function``, ``jax.jit``), for Keras'
+    symbolic tensors and on PyTorch's meta device (shape inference) it returns ``None``, and the
+    caller builds the traced version instead. Per-backend by nature, so it lives here.
+
+    Example:
+        >>> import keras
+        >>> eager_int(keras.ops.convert_to_tensor(7))
+        7
+        >>> eager_int(keras.KerasTensor(())) is None
+        True
+    """
+    import keras
+
+    if keras.backend.is_keras_tensor(x):
+        return None
+    name = keras.backend.backend()
+    if name == "torch":
+        if getattr(getattr(x, "device", None), "type", None) == "meta":
+            return None
+    elif name == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    elif name == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    else:  # another backend: always the traced version
+        return None
+    return int(x)

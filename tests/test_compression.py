@@ -103,6 +103,70 @@ def test_pruned_forward_is_exact_and_the_gradient_goes_straight_through():
     assert np.all(ours[mask == 0] != 0)  # the pruned entries get their gradient too
 
 
+def test_a_training_step_is_exact_and_straight_through_in_fit():
+    """One SGD step of fit, whichever path the wrapper takes (compiled TensorFlow, JAX's
+    stateless step, eager PyTorch writing the masked kernel in place): the kept weights move
+    exactly as those of a plain layer holding kernel * mask, the pruned ones get their gradient
+    too, and the outputs after the step are those of the plain layer with the same mask."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(16, 5)).astype("float32")
+    y = rng.integers(0, 4, 16).astype("int32")
+    plain = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, name="fc")])
+    # begin_step 100: the mask set below is not recomputed during the step.
+    pruned = compression.prune_low_magnitude(plain, ConstantSparsity(0.5, begin_step=100))
+    wrapper = pruned.get_layer("prune_fc")
+    kernel = rng.normal(size=(5, 4)).astype("float32")
+    mask = (rng.random((5, 4)) < 0.5).astype("float32")
+    wrapper.layer.kernel.assign(kernel)
+    wrapper.masks[0].assign(mask)
+    plain.get_layer("fc").kernel.assign(kernel * mask)
+    plain.get_layer("fc").bias.assign(np.array(keras.ops.convert_to_numpy(wrapper.layer.bias)))
+    for model in (plain, pruned):
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss())
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    after = keras.ops.convert_to_numpy(wrapper.layer.kernel)
+    reference = keras.ops.convert_to_numpy(plain.get_layer("fc").kernel)
+    kept = mask == 1
+    np.testing.assert_allclose(after[kept], reference[kept], rtol=1e-5, atol=1e-6)
+    assert np.all(after[~kept] != kernel[~kept])  # the pruned entries were updated as well
+    assert keras.ops.convert_to_numpy(wrapper.pruning_step) == 0
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(wrapper.masks[0]), mask)
+    plain.get_layer("fc").kernel.assign(reference * mask)  # the plain layer, pruned again
+    np.testing.assert_allclose(
+        pruned.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_eager_int_is_a_number_eagerly_and_none_while_traced():
+    """kerasnets.backend.eager_int, the wrappers' test for the eager path: inside fit's train
+    step it is None on TensorFlow and JAX (traced) and a number on PyTorch (eager)."""
+    from kerasnets.backend import eager_int
+
+    assert eager_int(keras.ops.convert_to_tensor(3, "int32")) == 3
+    assert eager_int(keras.KerasTensor((), "int32")) is None
+    seen = []
+
+    class Probe(keras.layers.Layer):
+        def build(self, input_shape):
+            self.count = self.add_weight(
+                shape=(), dtype="int32", initializer="zeros", trainable=False
+            )
+
+        def call(self, inputs, training=False):
+            if training:
+                seen.append(eager_int(self.count.value))
+                self.count.assign(self.count.value + 1)
+            return inputs
+
+    model = keras.Sequential([keras.Input((2,)), Probe(), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), batch_size=2, verbose=0)
+    if keras.backend.backend() == "torch":
+        assert seen == [0, 1]
+    else:
+        assert seen and all(value is None for value in seen)
+
+
 def test_pruning_under_mixed_precision():
     """Masks update under a mixed_float16 policy too (on PyTorch an autocast mask variable
     would drop its assignment), and each wrapper computes in its layer's dtype policy."""

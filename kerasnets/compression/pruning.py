@@ -3,12 +3,22 @@
 Keras 3 has no pruning and tfmot only accepts Keras 2 models, so this is a native
 implementation with tfmot's semantics. :func:`prune_low_magnitude` wraps the chosen layers in
 :class:`PruneLowMagnitude`. The wrapper keeps one non-trainable **mask** per kernel and a
-step counter; its forward pass multiplies the kernel by the mask, and during training it
+step counter; its forward pass sees the kernel times the mask, and during training it
 recomputes the mask on the schedule's pruning steps (:mod:`.schedules`). Because mask and step
 are layer state updated inside ``call``, the pruned weights are exactly zero in every forward
 pass on every backend, including inside JAX's compiled train step (a callback could not do
-that: see DESIGN.md §5). The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a
-plain model of built-in layers whose kernels hold the zeros.
+that: see DESIGN.md §5).
+
+What a training step costs (``benchmarks/compression.py`` measures it against the plain model
+and against tfmot): where the variables are real (PyTorch's eager ``fit``, TensorFlow's
+compiled step) the wrapper writes ``kernel * mask`` into the kernel variable, as tfmot does,
+and runs the layer on it: one multiply per kernel. In JAX's stateless step, and under mixed
+precision, it maps the kernel to a masked value instead. When the step runs eagerly the
+schedule is evaluated in Python integers and the masks are written only on pruning steps;
+in a compiled step it is one ``cond`` per layer.
+
+The wrapper serializes to ``.keras``; :func:`strip_pruning` returns a plain model of built-in
+layers whose kernels hold the zeros.
 
 Structures: ``"unstructured"`` (the smallest magnitudes in the whole kernel), ``"M:N"`` such as
 ``"2:4"`` (M kept out of every N consecutive weights along the input-channel axis) and
@@ -35,6 +45,11 @@ import math
 import keras
 import numpy as np
 from keras import ops
+
+# Keras has no public "is a StatelessScope active?"; the wrappers need it to know whether their
+# variables are real (and may be written in place) or mapped to values (JAX's train step,
+# stateless_call).
+from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from kerasnets import backend
 from kerasnets.compression._graph import copy_layer, kernel_weights, rebuild, select_layers
@@ -73,13 +88,21 @@ def magnitude_mask(weights, sparsity):
     """0/1 mask zeroing the ``round(size * sparsity)`` smallest ``|weights|`` (at least one kept).
 
     The kept count is tfmot's, ``max(round(size * (1 - sparsity)), 1)``, and exact: ties are
-    broken by position, so the mask has exactly that many ones.
+    broken by position, so the mask has exactly that many ones. One sort of the magnitudes, as
+    tfmot's threshold (a ``top_k`` over the whole kernel); the weights above the threshold are
+    kept, and of those equal to it, the first ones by position fill the count (no second sort:
+    ranking by ``argsort(argsort(...))`` took 1.2-2x as long, depending on the backend).
     """
     flat = ops.reshape(ops.abs(weights), (-1,))
     size = flat.shape[0]
-    keep = ops.maximum(ops.round(size * (1.0 - ops.cast(sparsity, "float32"))), 1.0)
-    ranks = ops.argsort(ops.argsort(-flat))  # 0 = largest magnitude
-    mask = ops.less(ops.cast(ranks, "float32"), keep)
+    keep = ops.cast(
+        ops.maximum(ops.round(size * (1.0 - ops.cast(sparsity, "float32"))), 1.0), "int32"
+    )
+    threshold = ops.take(ops.sort(flat), size - keep)  # the keep-th largest magnitude
+    above = flat > threshold
+    ties = flat == threshold
+    room = keep - ops.sum(ops.cast(above, "int32"))
+    mask = above | (ties & (ops.cumsum(ops.cast(ties, "int32")) <= room))
     return ops.reshape(ops.cast(mask, weights.dtype), weights.shape)
 
 
@@ -213,37 +236,70 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             return filter_mask(weights, sparsity, self.norm)
         return magnitude_mask(weights, sparsity)
 
-    def call(self, inputs, training=False):
-        masks = [mask.value for mask in self.masks]
-        if training:
+    def _new_masks(self, step, masks):
+        """The masks at pruning step ``step``, from the current ``masks`` (no gradient)."""
+        sparsity = self.pruning_schedule.target(step)
+        return [
+            ops.cast(
+                self.compute_mask_for(
+                    ops.stop_gradient(ops.multiply(ops.cast(kernel.value, mask.dtype), mask)),
+                    sparsity,
+                ),
+                mask.dtype,
+            )
+            for kernel, mask in zip(self.kernels, masks)
+        ]
+
+    def _advance(self, masks):
+        """Count one training call; on the schedule's pruning steps, recompute the masks."""
+        previous = backend.eager_int(self.pruning_step.value)
+        if previous is not None:
+            # Eager (PyTorch's fit, a direct call): the schedule in Python integers, and the
+            # masks are written only when they change; no cond, no tensor op on other steps.
+            step = previous + 1
+            self.pruning_step.assign(step)
+            if not self.pruning_schedule.should_prune(step):
+                return masks
+            masks = self._new_masks(step, masks)
+        else:
+            # Traced once into a compiled step (TensorFlow, JAX): one cond per layer.
             step = self.pruning_step.value + 1
             self.pruning_step.assign(step)
-            schedule = self.pruning_schedule
+            due = self.pruning_schedule.should_prune(step)
+            if not in_stateless_scope():
+                # Real variables (TensorFlow's graph): the masks are written inside the branch
+                # that computes them, not copied back at every step.
+                def prune():
+                    new = self._new_masks(step, masks)
+                    for mask_var, value in zip(self.masks, new):
+                        mask_var.assign(value)
+                    return new
 
-            def prune():
-                # Only on pruning steps: the target sparsity and the new masks. No gradient
-                # flows into the mask computation (and none is traced for it).
-                sparsity = schedule.target(step)
-                return [
-                    ops.cast(
-                        self.compute_mask_for(
-                            ops.stop_gradient(
-                                ops.multiply(ops.cast(kernel.value, mask.dtype), mask)
-                            ),
-                            sparsity,
-                        ),
-                        mask.dtype,
-                    )
-                    for kernel, mask in zip(self.kernels, masks)
-                ]
+                return backend.cond(due, prune, lambda: list(masks))
+            # JAX's stateless step: the cond returns the masks, which become the new state.
+            masks = backend.cond(due, lambda: self._new_masks(step, masks), lambda: list(masks))
+        for mask_var, new in zip(self.masks, masks):
+            mask_var.assign(new)
+        return masks
 
-            masks = backend.cond(
-                schedule.should_prune(step),
-                prune,
-                lambda: list(masks),
-            )
-            for mask_var, new in zip(self.masks, masks):
-                mask_var.assign(new)
+    def call(self, inputs, training=False):
+        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
+        masks = [mask.value for mask in self.masks]
+        if training:
+            masks = self._advance(masks)
+            if not in_stateless_scope() and self.compute_dtype == self.variable_dtype:
+                # A training step on the real variables (PyTorch's fit, TensorFlow's compiled
+                # step): zero the pruned entries of the kernel variables themselves, as tfmot
+                # does, and run the layer on its own variables. One multiply and one write per
+                # kernel; the gradient with respect to the kernel, taken through the layer's
+                # read of the variable, reaches every entry (straight through the mask). The
+                # masked-value path below costs three elementwise passes per kernel and, in
+                # eager PyTorch, a StatelessScope per call. Not in JAX's stateless train step,
+                # nor under mixed precision, where an autocast kernel read here is a cast copy
+                # and the write would be lost.
+                for kernel, mask in zip(self.kernels, masks):
+                    kernel.assign(ops.stop_gradient(kernel.value) * mask)
+                return self.layer.call(inputs, **kwargs)
         masked_ids = {id(k): i for i, k in enumerate(self.kernels)}
         mapping = []
         for var in self.layer.variables:
@@ -264,7 +320,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         # The wrapped layer's call() directly, as keras.layers.TimeDistributed does: this
         # layer's own __call__ has already converted and autocast the inputs, and a second
         # __call__ would double the per-step overhead on eager backends (PyTorch).
-        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
         with keras.StatelessScope(state_mapping=mapping):
             return self.layer.call(inputs, **kwargs)
 

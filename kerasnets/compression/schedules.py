@@ -63,10 +63,13 @@ class PruningSchedule:
     frequency: int
 
     def should_prune(self, step):
-        """Boolean tensor: is ``step`` a pruning step of this schedule?"""
-        # Tensor operators rather than keras.ops calls: the same on every backend, and several
-        # times cheaper per call in eager PyTorch, where this runs at every training step.
-        step = ops.convert_to_tensor(step, "int32")
+        """Is ``step`` a pruning step of this schedule? A bool for an ``int``, else a tensor.
+
+        Operators rather than ``keras.ops`` calls, so that one expression serves a Python
+        ``int`` (the pruning wrappers' eager path: no tensor op at all) and a traced tensor.
+        """
+        if not isinstance(step, int):
+            step = ops.convert_to_tensor(step, "int32")
         offset = step - self.begin_step
         due = (offset >= 0) & (offset % self.frequency == 0)
         if self.end_step >= 0:
@@ -85,7 +88,7 @@ class PruningSchedule:
 
     def should_prune_at(self, step: int) -> bool:
         """Whether masks are updated at ``step``, as a Python bool."""
-        return bool(ops.convert_to_numpy(self.should_prune(step)))
+        return bool(self.should_prune(int(step)))
 
     @property
     def final_sparsity(self) -> float:
