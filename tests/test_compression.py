@@ -539,3 +539,26 @@ def test_report_and_cli(tmp_path, capsys):
         main(["compress", str(src), "--prune", "1.5", "--out", str(tmp_path / "b.keras")])
     assert exit_.value.code == 2
     assert not (tmp_path / "b.keras").exists()
+
+
+def test_strip_pruning_warns_when_the_schedule_did_not_finish():
+    """A schedule longer than the fine-tune prunes nothing: strip_pruning says so, once."""
+    import warnings
+
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="fc")(inputs))
+    schedule = compression.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=1000, frequency=100)
+    pruned = compression.prune_low_magnitude(model, schedule)
+    pruned.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).random((16, 8), dtype="float32")
+    pruned.fit(x, x[:, :4], epochs=1, batch_size=16, verbose=0)  # one step
+    with pytest.warns(UserWarning, match=r"fc 0% of 80% \(step \d+\)"):
+        compression.strip_pruning(pruned)
+    done = compression.prune_low_magnitude(
+        model, compression.ConstantSparsity(0.5, begin_step=0, frequency=1)
+    )
+    done.compile(optimizer="sgd", loss="mse")
+    done.fit(x, x[:, :4], epochs=2, batch_size=16, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        compression.strip_pruning(done)

@@ -52,7 +52,13 @@ from keras import ops
 from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from kerasnets import backend
-from kerasnets.compression._graph import copy_layer, kernel_weights, rebuild, select_layers
+from kerasnets.compression._graph import (
+    copy_layer,
+    flat_layers,
+    kernel_weights,
+    rebuild,
+    select_layers,
+)
 from kerasnets.compression.schedules import (
     ConstantSparsity,
     PolynomialDecay,
@@ -436,8 +442,34 @@ def strip_pruning(model):
     """Return a plain copy of ``model``: every wrapper replaced by its layer with masked kernels.
 
     The result holds only built-in layers (it loads with ``safe_mode`` and exports anywhere);
-    the pruned weights are stored as exact zeros.
+    the pruned weights are stored as exact zeros. If a wrapped layer's kernels are less sparse
+    than its schedule's final sparsity (a schedule longer than the training that ran: it prunes
+    nothing until its first pruning step), one ``UserWarning`` names the layers, the sparsity
+    reached, the target and the step the schedule stopped at.
     """
+    import warnings
+
+    from kerasnets._checks import check_model
+
+    check_model(model)
+    short = []
+    for layer in flat_layers(model):
+        if isinstance(layer, PruneLowMagnitude) and layer.built:
+            kernels = list(layer.masked_kernels().values())
+            zeros = sum(int((k == 0).sum()) for k in kernels)
+            reached = zeros / max(sum(k.size for k in kernels), 1)
+            target = layer.pruning_schedule.final_sparsity
+            if reached + 0.01 < target:
+                step = int(ops.convert_to_numpy(layer.pruning_step.value))
+                short.append(f"{layer.layer.name} {reached:.0%} of {target:.0%} (step {step})")
+    if short:
+        warnings.warn(
+            "strip_pruning: the schedule had not reached its final sparsity: "
+            + ", ".join(short)
+            + "; train for more steps or end the schedule earlier (end_step)",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def clone(layer):
         if not isinstance(layer, PruneLowMagnitude):
