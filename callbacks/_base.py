@@ -47,9 +47,9 @@ def fingerprint(*arrays) -> str:
 
 
 def _positive_int_or_none(value, name):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-    return value
+    from kerasnets._checks import positive_int
+
+    return positive_int(value, name, allow_none=True)
 
 
 def _fraction(value, name, low=0.0, high=1.0):

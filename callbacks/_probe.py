@@ -72,17 +72,11 @@ class LayerTree:
         self._walk(model, "")
 
     def _walk(self, model, prefix):
-        import keras
+        from kerasnets.graph import walk
 
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            name = prefix + layer.name
-            if isinstance(layer, keras.Model) and _graph(layer) is not None:
-                self._walk(layer, name + "/")
-                continue
+        for name, layer, owner in walk(model, prefix):
             self.layers[name] = layer
-            self.parent[name] = (model, prefix)
+            self.parent[name] = (owner, name[: len(name) - len(layer.name)])
 
     def resolve(self, names, default, what: str) -> list[str]:
         """Qualified names for ``names`` (qualified or unique bare names) or ``default(layer)``."""
