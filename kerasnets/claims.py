@@ -37,7 +37,6 @@ import dataclasses
 import functools
 import math
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -271,9 +270,7 @@ def _relu_init_stats():
     keras.utils.set_random_seed(0)
     (x, _), _ = data.load("digits", flatten=True)
     model = models.build("mlp", input_shape=(64,), num_classes=10, depth=3, width=100)
-    with warnings.catch_warnings():  # Keras' note on the probe's input structure
-        warnings.filterwarnings("ignore", message="The structure of `inputs`")
-        return activation_stats(model, x[:512])
+    return activation_stats(model, x[:512])
 
 
 def m_relu_sparsity():

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -716,9 +715,7 @@ def init_report(model, x=None, tolerance: float = 0.2) -> dict:
     activations = None
     if x is not None:
         x = _check_data(model, x)
-        with warnings.catch_warnings():  # Keras' note on the probe's input structure
-            warnings.filterwarnings("ignore", message="The structure of `inputs`")
-            stats = activation_stats(model, x)
+        stats = activation_stats(model, x)
         activations = {
             "layers": stats["layers"],
             "mean": stats["mean"],

@@ -103,3 +103,18 @@ def test_every_family_trains_predicts_round_trips_and_loads_on_other_backends(
             np.testing.assert_allclose(
                 np.asarray(got[key]), want, atol=1e-4, rtol=1e-4, err_msg=f"{key} on {backend}"
             )
+
+
+def test_portable_copy_is_called_like_the_model_without_warnings():
+    """``to_functional`` keeps the input structure: one array in, no Keras structure warning."""
+    import warnings
+
+    from kerasnets import models
+
+    model = models.build("mlp", input_shape=(64,), depth=2, width=8)
+    plain = models.to_functional(model)
+    x = np.zeros((3, 64), "float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        out = plain(x)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(model(x)), rtol=1e-6)

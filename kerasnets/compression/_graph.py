@@ -98,7 +98,7 @@ def rebuild(model, clone_function=None, call_function=None):
                 "subclassed models without a functional graph cannot be rewritten"
             )
     if isinstance(model, keras.Sequential) and call_function is not None:
-        model = keras.Model(model.inputs, model.outputs, name=model.name)
+        model = keras.Model(model.input, model.output, name=model.name)
     clone = keras.models.clone_model(
         model,
         clone_function=clone_function or copy_layer,

@@ -261,7 +261,9 @@ def to_functional(model):
                 f"layer {layer.name!r} is a {name} (not a built-in Keras layer): a file "
                 "with it loads only where kerasnets is imported; use kerasnets.io.load_model"
             )
-    return keras.Model(model.inputs, model.outputs, name=model.name)
+    # model.input / model.output keep the structure the model was built with (a single tensor
+    # for one input), so calling the copy on one array raises no "structure of inputs" warning
+    return keras.Model(model.input, model.output, name=model.name)
 
 
 def _table():
