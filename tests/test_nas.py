@@ -356,3 +356,16 @@ def test_killed_search_resumes_keeping_finished_trials_and_retrying_the_killed_o
     assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE
     # the parameters drawn before the kill are kept (a kill mid-sampling leaves fewer)
     assert study.trials[killed].params.items() <= retry[0].params.items()
+
+
+def test_zero_cost_proxies_score_an_untrained_network(rng):
+    from kerasnets.nas import proxies
+
+    model = nas.build(Architecture((Layer("conv3x3", 4), Layer("separable", 8, True))), (8, 8, 1))
+    x = rng.random((8, 8, 8, 1)).astype("float32")
+    y = np.arange(8, dtype="int32")
+    assert np.isfinite(proxies.score(model, "naswot", x))
+    assert proxies.score(model, "grad_norm", x, y) > 0
+    assert proxies.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown proxy 'synflow'; allowed: naswot, grad_norm"):
+        proxies.score(model, "synflow", x)
