@@ -5,6 +5,7 @@ with its report, refused runs that leave the study unchanged, and kill-and-resum
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -313,31 +314,30 @@ def test_killed_search_resumes_keeping_finished_trials_and_retrying_the_killed_o
     ]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    killed = last_error = None
+    killed = None
     deadline = time.monotonic() + 600
+    db = out / "study.db"
     try:
         while killed is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
-            if not (out / "study.db").exists():
-                continue
+            # Read the file directly: an Optuna storage here would create tables concurrently.
             try:
-                study = optuna.load_study(study_name="nas", storage=f"sqlite:///{out / 'study.db'}")
-                trials = study.trials
-            except Exception as err:  # the first process is still creating the tables
-                last_error = err
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                    rows = con.execute("SELECT number, state FROM trials").fetchall()
+            except sqlite3.Error:
                 continue
-            done = [t for t in trials if t.state.is_finished()]
-            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+            done = [n for n, state in rows if state in ("COMPLETE", "PRUNED")]
+            running = [n for n, state in rows if state == "RUNNING"]
             if len(done) >= 2 and running:
                 os.kill(proc.pid, signal.SIGKILL)
-                killed = running[0].number
+                killed = running[0]
     finally:
         if proc.poll() is None and killed is None:
             proc.kill()
         stdout, stderr = proc.communicate(timeout=60)
-    assert killed is not None, f"not killed mid-trial (exit {proc.returncode}, {last_error!r}): "
-    f"{stdout[-2000:]} {stderr[-2000:]}"
+    assert killed is not None, f"not killed mid-trial (exit {proc.returncode}): {stderr[-2000:]}"
     assert stdout.count(" complete ") >= 2  # one progress line per finished trial
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{db}")
     before = {t.number: t.params for t in study.trials if t.state.is_finished()}
 
     resumed = subprocess.run(
@@ -354,4 +354,18 @@ def test_killed_search_resumes_keeping_finished_trials_and_retrying_the_killed_o
         assert study.trials[number].params == params
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE
-    assert retry[0].params == study.trials[killed].params
+    # the parameters drawn before the kill are kept (a kill mid-sampling leaves fewer)
+    assert study.trials[killed].params.items() <= retry[0].params.items()
+
+
+def test_zero_cost_proxies_score_an_untrained_network(rng):
+    from kerasnets.nas import proxies
+
+    model = nas.build(Architecture((Layer("conv3x3", 4), Layer("separable", 8, True))), (8, 8, 1))
+    x = rng.random((8, 8, 8, 1)).astype("float32")
+    y = np.arange(8, dtype="int32")
+    assert np.isfinite(proxies.score(model, "naswot", x))
+    assert proxies.score(model, "grad_norm", x, y) > 0
+    assert proxies.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown proxy 'synflow'; allowed: naswot, grad_norm"):
+        proxies.score(model, "synflow", x)

@@ -115,6 +115,11 @@ def _env(backend):
     return dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
 
 
+def _tables(url):
+    """Create Optuna's tables before any worker starts (concurrent creation can collide)."""
+    optuna.storages.RDBStorage(url)
+
+
 def _wait_for_study(url, name, proc, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
@@ -137,6 +142,7 @@ def test_two_workers_finish_exactly_the_budget_and_the_report_reads_back(
     postgres_url, tmp_path, backend
 ):
     env = _env(backend)
+    _tables(postgres_url)
     first = subprocess.Popen(
         _cmd(*_search_args(postgres_url, "two", 5), "--out", str(tmp_path / "a"), "--json"),
         env=env,
@@ -185,6 +191,7 @@ def test_two_workers_finish_exactly_the_budget_and_the_report_reads_back(
 
 def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp_path, backend):
     env = _env(backend)
+    _tables(postgres_url)
     args = _search_args(postgres_url, "kill", 4, "--epochs", "3", "--grace-period", "4")
     victim = subprocess.Popen(
         _cmd(*args, "--out", str(tmp_path / "a")),
@@ -217,4 +224,5 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
     assert len(_finished(study)) == 4
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
-    assert retry[0].params == study.trials[killed].params
+    # the parameters drawn before the kill are kept (a kill mid-sampling leaves fewer)
+    assert study.trials[killed].params.items() <= retry[0].params.items()

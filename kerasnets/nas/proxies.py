@@ -66,7 +66,7 @@ def grad_norm(model, x, y) -> float:
     from kerasnets.backend import loss_and_gradients
 
     _, grads = loss_and_gradients(model, x, y, loss="sparse_categorical_crossentropy")
-    return float(np.sqrt(sum(float(np.sum(np.square(np.asarray(g)))) for g in grads)))
+    return float(np.sqrt(sum(float(np.sum(np.square(np.asarray(g)))) for g in grads.values())))
 
 
 def score(model, name: str, x, y=None) -> float:

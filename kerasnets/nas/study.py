@@ -170,23 +170,29 @@ def open_storage(url: str, grace_period: int = 60):
     from sqlalchemy.exc import SQLAlchemyError
 
     url = check_storage_url(url)
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=max(1, grace_period // 4),
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=2
-            ),
-        )
-    except ImportError:
-        raise ValueError(
-            f"no database driver for {redact(url)!r}; install the 'nas' extra "
-            "(psycopg2-binary) or name one, e.g. postgresql+psycopg2://"
-        ) from None
-    except (SQLAlchemyError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot reach storage {redact(url)!r}: {first}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=max(1, grace_period // 4),
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=2
+                ),
+            )
+        except ImportError:
+            raise ValueError(
+                f"no database driver for {redact(url)!r}; install the 'nas' extra "
+                "(psycopg2-binary) or name one, e.g. postgresql+psycopg2://"
+            ) from None
+        except (SQLAlchemyError, OSError) as err:
+            # Two processes creating the tables at once collide; the second try finds them.
+            message = str(err).lower()
+            if attempt < 2 and ("already exists" in message or "duplicate" in message):
+                time.sleep(1.0)
+                continue
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"cannot reach storage {redact(url)!r}: {first}") from None
 
 
 def _existing_config(storage, name: str):
