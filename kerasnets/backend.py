@@ -192,18 +192,19 @@ def _compile_tensorflow(model, loss_of):
     compiled = {}
 
     def run(x, y, sample_weight):
-        # One trace per model and input structure, with the batch dimension left open, so a
-        # probe of 256 samples and a last partial batch share it. Each model gets its own trace
-        # by design (the graph reads that model's variables); TensorFlow counts traces of every
-        # model's function together and would warn "retracing" after five models, which is
-        # why that warning is switched off for this function only.
+        # One trace per model and input signature (shapes stay static: losses may read the
+        # batch size). Each model gets its own traces by design (the graph reads that model's
+        # variables); TensorFlow counts traces of every model's function together and would
+        # warn "retracing" after five models, so that warning is off for this function only.
         def spec(t):
-            return tf.TensorSpec([None, *t.shape[1:]], t.dtype)
+            return tf.TensorSpec(t.shape, t.dtype)
 
         args = (x, y) if sample_weight is None else (x, y, sample_weight)
         signature = tuple(tf.nest.map_structure(spec, a) for a in args)
         key = str(signature)
         if key not in compiled:
+            if len(compiled) >= _CACHE_SIZE:
+                compiled.pop(next(iter(compiled)))
             if sample_weight is None:
                 fn = tf.function(
                     lambda x, y: value_and_grads(x, y, None), input_signature=signature
