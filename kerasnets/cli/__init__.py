@@ -127,38 +127,39 @@ class _Interrupts:
     """One Ctrl-C stops any command: exit 130 with one line.
 
     Python delivers SIGINT as ``KeyboardInterrupt`` wherever the main thread happens to be; if
-    that is inside a weakref or ``__del__`` callback (Keras and TensorFlow run many), Python
-    prints "Exception ignored" and carries on, so the first Ctrl-C can be lost. After the first
-    SIGINT a watchdog thread therefore interrupts the main thread again every half second until
-    the interrupt lands in ordinary code.
+    that is inside a weakref callback or a ``__del__`` (Keras and TensorFlow run many), Python
+    reports it as "Exception ignored" through ``sys.unraisablehook`` and carries on, so the
+    first Ctrl-C could be lost. The hook installed here delivers such a swallowed interrupt
+    again, in ordinary code. Once it is handled, further Ctrl-C are ignored while the command
+    prints its line and exits.
     """
-
-    def __init__(self):
-        self.pending = False
-
-    def handler(self, signum, frame):
-        if not self.pending:
-            self.pending = True
-            import threading
-
-            threading.Thread(target=self._repeat, daemon=True).start()
-        raise KeyboardInterrupt
-
-    def _repeat(self):
-        import _thread
-        import time
-
-        while self.pending:
-            time.sleep(0.5)
-            if self.pending:
-                _thread.interrupt_main()
 
     def install(self):
         import signal
         import threading
 
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        previous = sys.unraisablehook
+
+        def redeliver(unraisable):
+            if isinstance(unraisable.exc_value, KeyboardInterrupt):
+                import _thread
+
+                _thread.interrupt_main()  # raised again at the next ordinary bytecode
+                return
+            previous(unraisable)
+
+        sys.unraisablehook = redeliver
+
+    @staticmethod
+    def handled():
+        import signal
+        import threading
+
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self.handler)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         _select_backend(args.backend)
         status = args.func(args)
     except KeyboardInterrupt:
-        interrupts.pending = False
+        interrupts.handled()
         print(f"kerasnets {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:
@@ -187,8 +188,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"kerasnets {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    finally:
-        interrupts.pending = False
     return int(status or 0)
 
 
