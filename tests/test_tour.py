@@ -25,8 +25,21 @@ def test_tour_writes_a_complete_run_directory(tmp_path, capsys):
         "gradient_flow.png",
         "metrics.json",
         "model.keras",
+        "tensorboard",
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["tour"]  # no temp dirs left behind
+    # the monitors' numbers as TensorBoard events, and the command to open them
+    assert list((out / "tensorboard" / "diagnostics").glob("events.out.tfevents.*"))
+    assert f"tensorboard --logdir {out}/tensorboard" in printed
+    # a portable file: plain Keras loads it without kerasnets' classes
+    import subprocess
+    import sys
+
+    code = (
+        f"import keras; print(type(keras.saving.load_model({str(out / 'model.keras')!r})).__name__)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "Functional", loaded.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == keras.backend.backend()
     assert len(metrics["history"]["loss"]) == 3
