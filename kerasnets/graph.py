@@ -47,3 +47,14 @@ def walk(model, prefix: str = ""):
 def flat_layers(model) -> list:
     """Every layer of ``model`` (see :func:`walk`), nested models flattened, inputs excluded."""
     return [layer for _, layer, _ in walk(model)]
+
+
+def functional_copy(model, name=None):
+    """``keras.Model`` over ``model``'s own graph (same layers and weights), one input given as a
+    tensor, not a one-element list, so calling the copy on one array warns nothing."""
+    import keras
+
+    def single(tensors):
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    return keras.Model(single(model.inputs), single(model.outputs), name=name or model.name)

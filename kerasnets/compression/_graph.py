@@ -98,7 +98,9 @@ def rebuild(model, clone_function=None, call_function=None):
                 "subclassed models without a functional graph cannot be rewritten"
             )
     if isinstance(model, keras.Sequential) and call_function is not None:
-        model = keras.Model(model.input, model.output, name=model.name)
+        from kerasnets.graph import functional_copy
+
+        model = functional_copy(model)
     clone = keras.models.clone_model(
         model,
         clone_function=clone_function or copy_layer,

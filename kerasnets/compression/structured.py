@@ -278,7 +278,9 @@ def prune_filters(model, sparsity, norm="l1", layers=None, exclude=None):
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     if isinstance(model, keras.Sequential):
-        model = keras.Model(model.input, model.output, name=model.name)
+        from kerasnets.graph import functional_copy
+
+        model = functional_copy(model)
     if not hasattr(model, "_nodes_by_depth"):
         raise ValueError(f"prune_filters needs a Functional or Sequential model, got {model!r}")
     chosen = select_layers(model, layers, exclude, supported=_is_producer, what="filter-pruned")

@@ -55,7 +55,8 @@ def register(cls):
 def available() -> list[str]:
     """Names of the registered experiments, in the lecture's order."""
     _load_all()
-    return list(_REGISTRY)
+    order = ("activations", "resnet-vs-plain", "efficient")
+    return sorted(_REGISTRY, key=lambda n: (order.index(n) if n in order else len(order), n))
 
 
 def get(name: str) -> Experiment:

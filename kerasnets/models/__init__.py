@@ -251,7 +251,7 @@ def to_functional(model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
     if not getattr(model, "_is_graph_network", False) and not model.inputs:
         raise ValueError(f"model {model.name!r} is not a functional graph; nothing to convert")
-    from kerasnets.graph import walk
+    from kerasnets.graph import functional_copy, walk
 
     for _, leaf, owner in walk(model):
         layer = leaf if owner is model or type(owner).__module__.startswith("keras.") else owner
@@ -261,9 +261,7 @@ def to_functional(model):
                 f"layer {layer.name!r} is a {name} (not a built-in Keras layer): a file "
                 "with it loads only where kerasnets is imported; use kerasnets.io.load_model"
             )
-    # model.input / model.output keep the structure the model was built with (a single tensor
-    # for one input), so calling the copy on one array raises no "structure of inputs" warning
-    return keras.Model(model.input, model.output, name=model.name)
+    return functional_copy(model)  # one input as a tensor: no Keras structure warning
 
 
 def _table():

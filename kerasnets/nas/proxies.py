@@ -51,7 +51,7 @@ def naswot(model, x) -> float:
     outs = _relu_outputs(model)
     if not outs:
         raise ValueError(f"model {model.name!r} has no activation layers for NASWOT")
-    probe = keras.Model(model.input, outs)
+    probe = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outs)
     acts = probe.predict(np.asarray(x), verbose=0, batch_size=len(x))
     acts = acts if isinstance(acts, list) else [acts]
     codes = np.concatenate([(np.asarray(a).reshape(len(x), -1) > 0) for a in acts], axis=1)
