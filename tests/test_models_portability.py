@@ -117,4 +117,6 @@ def test_portable_copy_is_called_like_the_model_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         out = plain(x)
-    np.testing.assert_allclose(np.asarray(out), np.asarray(model(x)), rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
+    )
