@@ -30,8 +30,12 @@
 # shared. `KERASNETS_FAST=1` shrinks the model and skips the deployment checks.
 
 # %%
-# Setup for Colab or a fresh Jupyter: install kerasnets if it is missing, and keep TensorFlow's
-# C++ start-up lines (which TF_CPP_MIN_LOG_LEVEL does not all stop) out of the output.
+# Setup for Colab or a fresh Jupyter; run this cell first. If kerasnets cannot be imported, it
+# is installed into this kernel's Python (what `%pip install SOURCE` does), from SOURCE =
+# $KERASNETS_SOURCE when that is set (a "git+https://..." URL of the repository, or the path of
+# a checkout), else from the checkout this notebook sits in (the folder above tutorials/).
+# `import kerasnets` then keeps TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL does
+# not all stop, out of the output: it comes before anything imports Keras or TensorFlow.
 import importlib.util
 import os
 import subprocess
@@ -40,22 +44,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if importlib.util.find_spec("kerasnets") is None:
-    # From a checkout: the directory above tutorials/. Elsewhere (Colab), set KERASNETS_SOURCE
-    # to the project's repository ("git+https://...") or to a path of a checkout.
     here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
     checkout = str(here.parent) if (here.parent / "pyproject.toml").exists() else None
     source = os.environ.get("KERASNETS_SOURCE") or checkout
     if source is None:
         raise RuntimeError("kerasnets is not installed: set KERASNETS_SOURCE to its repository")
+    print("installing kerasnets from", source)
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", source])
     importlib.invalidate_caches()
+
+import kerasnets  # noqa: F401, I001  (its import hook keeps TensorFlow's start-up lines quiet)
+
 # %%
-import os
-
-import kerasnets  # noqa: E402, F401  (from here on TensorFlow's start-up lines stay quiet)
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import keras
 import matplotlib.pyplot as plt
 
