@@ -26,8 +26,12 @@
 # digits data. `KERASNETS_FAST=1` shrinks it further (that is how CI runs it).
 
 # %%
-# Setup for Colab or a fresh Jupyter: install kerasnets if it is missing, and keep TensorFlow's
-# C++ start-up lines (which TF_CPP_MIN_LOG_LEVEL does not all stop) out of the output.
+# Setup for Colab or a fresh Jupyter; run this cell first. If kerasnets cannot be imported, it
+# is installed into this kernel's Python (what `%pip install SOURCE` does), from SOURCE =
+# $KERASNETS_SOURCE when that is set (a "git+https://..." URL of the repository, or the path of
+# a checkout), else from the checkout this notebook sits in (the folder above tutorials/).
+# `import kerasnets` then keeps TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL does
+# not all stop, out of the output: it comes before anything imports Keras or TensorFlow.
 import importlib.util
 import os
 import subprocess
@@ -36,22 +40,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if importlib.util.find_spec("kerasnets") is None:
-    # From a checkout: the directory above tutorials/. Elsewhere (Colab), set KERASNETS_SOURCE
-    # to the project's repository ("git+https://...") or to a path of a checkout.
     here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
     checkout = str(here.parent) if (here.parent / "pyproject.toml").exists() else None
     source = os.environ.get("KERASNETS_SOURCE") or checkout
     if source is None:
         raise RuntimeError("kerasnets is not installed: set KERASNETS_SOURCE to its repository")
+    print("installing kerasnets from", source)
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", source])
     importlib.invalidate_caches()
+
+import kerasnets  # noqa: F401, I001  (its import hook keeps TensorFlow's start-up lines quiet)
+
 # %%
-import os
-
-import kerasnets  # noqa: E402, F401  (from here on TensorFlow's start-up lines stay quiet)
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -59,6 +59,7 @@ import numpy as np
 from kerasnets import activations, data, models
 from kerasnets.backend import loss_and_gradients
 from kerasnets.experiments import fast_mode
+from kerasnets.plots import show_figure, show_table
 
 FAST = fast_mode()
 keras.utils.set_random_seed(0)
@@ -84,7 +85,7 @@ ax.set_xlabel("z")
 ax.set_ylabel("value")
 ax.set_title("The sigmoid and its derivative")
 ax.legend()
-plt.show()
+show_figure(fig, "01_sigmoid_derivative")
 
 # %% [markdown]
 # ## 2. ∏σ′ along a 10-layer sigmoid stack
@@ -104,8 +105,7 @@ dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense
 probe = keras.Model(model.inputs, [layer.output for layer in dense])
 pre_activations = probe.predict(x[:128], verbose=0)
 mean_derivative = [float(activations.derivative("sigmoid", zl).mean()) for zl in pre_activations]
-for i, d in enumerate(mean_derivative, 1):
-    print(f"hidden layer {i:2d}: mean σ′ = {d:.3f}")
+show_table([(i, f"{d:.3f}") for i, d in enumerate(mean_derivative, 1)], ["hidden layer", "mean σ′"])
 print(
     f"product over {len(mean_derivative)} layers: {np.prod(mean_derivative):.3g}  "
     f"(bound 0.25^{len(mean_derivative)} = {0.25 ** len(mean_derivative):.3g})"
@@ -116,23 +116,27 @@ print(
 #
 # `kerasnets.backend.loss_and_gradients` returns the gradient of the loss with respect to every
 # weight (on TensorFlow, JAX or PyTorch). We plot the mean |∂loss/∂kernel| per layer, input to
-# output, for the same MLP with sigmoid and with ReLU (each with its matching initializer).
+# output, for the same MLP with sigmoid and with ReLU (each with its matching initializer), and
+# list the first and the last layer's values with their ratio.
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
+rows = []
 for name in ("sigmoid", "relu"):
     keras.utils.set_random_seed(0)
     net = models.build("mlp_deep", input_shape=(64,), num_classes=10, activation=name, width=width)
     _, grads = loss_and_gradients(net, x[:128], y[:128], loss="sparse_categorical_crossentropy")
     kernels = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
     mags = [float(np.abs(grads[layer.kernel.path]).mean()) for layer in kernels]
-    print(f"{name:8s} first/last layer gradient ratio: {mags[0] / mags[-1]:.2g}")
+    rows.append((name, f"{mags[0]:.2e}", f"{mags[-1]:.2e}", f"{mags[0] / mags[-1]:.2g}"))
     ax.semilogy(range(1, len(mags) + 1), mags, marker="o", label=name)
 ax.set_xlabel("layer (1 = input side)")
 ax.set_ylabel("mean |∂loss/∂kernel|")
 ax.set_title("Gradient magnitude per layer at initialization")
 ax.legend()
-plt.show()
+show_figure(fig, "01_gradient_per_layer")
+headers = ["activation", "first layer (input side)", "last layer (output)", "first / last"]
+show_table(rows, headers)
 
 # %% [markdown]
 # **What it shows.** With sigmoid the gradient shrinks by orders of magnitude from the output
