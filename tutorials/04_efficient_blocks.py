@@ -58,6 +58,7 @@ import kerasnets  # noqa: F401, I001  (its import hook keeps TensorFlow's start-
 import keras
 
 from kerasnets import analysis, blocks, models
+from kerasnets.plots import show_table
 
 H = W = 16
 M, N, K = 64, 128, 3
@@ -82,9 +83,10 @@ p, m, _ = measure(lambda x: keras.layers.Conv2D(N, 1, use_bias=False)(x))
 rows.append(("1×1", p, M * N, m, M * N * H * W))
 p, m, _ = measure(lambda x: keras.layers.SeparableConv2D(N, K, padding="same", use_bias=False)(x))
 rows.append(("depthwise-separable 3×3", p, K * K * M + M * N, m, (K * K * M + M * N) * H * W))
-print(f"{'layer':26s} {'params':>9s} {'formula':>9s} {'MACs':>11s} {'formula':>11s}")
-for name, p, pf, m, mf in rows:
-    print(f"{name:26s} {p:9,d} {pf:9,d} {m:11,d} {mf:11,d}")
+show_table(
+    [(name, f"{p:,}", f"{pf:,}", f"{m:,}", f"{mf:,}") for name, p, pf, m, mf in rows],
+    ["layer", "parameters", "formula", "MACs", "formula"],
+)
 ratio = rows[2][3] / rows[0][3]
 print(f"separable / standard = {ratio:.3f}; 1/N + 1/k² = {1 / N + 1 / K**2:.3f}")
 
@@ -110,10 +112,11 @@ block_table = {
     ),
     "dense block (4 layers, k=12)": lambda x: blocks.apply_dense_block(x, 4, 12, name="dense"),
 }
-print(f"{'block':36s} {'params':>9s} {'MACs':>12s} {'out channels':>13s}")
+block_rows = []
 for name, build in block_table.items():
     p, m, model = measure(build)
-    print(f"{name:36s} {p:9,d} {m:12,d} {model.output_shape[-1]:13d}")
+    block_rows.append((name, f"{p:,}", f"{m:,}", model.output_shape[-1]))
+show_table(block_rows, ["block", "parameters", "MACs", "output channels"])
 
 # %% [markdown]
 # - The **bottleneck** (1×1 reduce → 3×3 → 1×1 expand, here 64 → 16 → 16 → 64) costs a fraction
@@ -129,19 +132,31 @@ for name, build in block_table.items():
 # %%
 from kerasnets.experiments.efficient import VARIANTS
 
-base = None
+base, model_rows = None, []
 for variant, (zoo_name, options, step) in VARIANTS.items():
     model = models.build(zoo_name, input_shape=(16, 16, 1), num_classes=10, stem="cifar", **options)
     params, macs = model.count_params(), analysis.count_macs(model)
     base = base or (params, macs)
-    print(
-        f"{variant:16s} {params:>8,d} parameters ({params / base[0]:.2f}×), "
-        f"{macs:>10,d} MACs ({macs / base[1]:.3f}×) per 16×16 digit  — {step}"
+    model_rows.append(
+        (
+            variant,
+            f"{params:,}",
+            f"{params / base[0]:.2f}×",
+            f"{macs:,}",
+            f"{macs / base[1]:.3f}×",
+            step,
+        )
     )
+show_table(
+    model_rows,
+    ["variant", "parameters", "vs baseline", "MACs per 16×16 digit", "vs baseline", "step"],
+)
 
 # %% [markdown]
-# **What it shows.** Each step of project 3's ablation (printed above, computed by the counter)
-# cuts parameters and multiply-adds: depthwise-separable convolutions shrink the convolutions
-# but leave the baseline's dense head; 1×1 bottlenecks and a cheap head remove most of the
-# rest. Whether accuracy and latency follow is measured by `kerasnets run efficient` (its
+# **What it shows.** The table (computed by the counter) follows project 3's ablation. The
+# depthwise-separable step cuts the convolutions' multiply-adds several-fold but keeps the
+# baseline's dense head, which then holds most of its parameters; the efficient CNN's 1×1
+# bottlenecks (inverted residuals) and global pooling remove most of the remaining parameters,
+# while its multiply-adds, still far below the baseline's, end up above the separable step's.
+# Whether accuracy and latency follow is measured by `kerasnets run efficient` (its
 # report's ablation table and checks are generated from the run) and in tutorial 05.
