@@ -57,10 +57,10 @@ import kerasnets  # noqa: F401, I001  (its import hook keeps TensorFlow's start-
 
 # %%
 import keras
-import matplotlib.pyplot as plt
 
 from kerasnets import compare
 from kerasnets.experiments import fast_mode
+from kerasnets.plots import show_figure, show_markdown, show_table
 
 FAST = fast_mode()
 print("this process runs on:", keras.backend.backend(), "| fast mode:", FAST)
@@ -71,7 +71,7 @@ else:
     setup = dict(model="efficient_cnn", input_shape=(32, 32, 3), num_classes=10, steps=5)
 result = compare.compare_backends(**setup, batch=8, progress=print)
 print(compare.setup_line(result))
-print(compare.table(result))
+show_markdown(compare.table(result))
 
 # %% [markdown]
 # ## 1. The same weights compute the same function
@@ -83,32 +83,49 @@ print(compare.table(result))
 
 # %%
 ref = result["reference"]
-for backend, row in result["backends"].items():
-    if row["status"] != "ok" or backend == ref:
-        continue
-    print(
-        f"{backend:6s} vs {ref}: outputs max |Δ| {row['forward']['max_abs_diff']:.1e}, "
-        f"largest per-layer gradient difference {row['gradients']['max_rel_diff']:.1e} "
-        f"(layer {row['gradients']['worst_layer']})"
-    )
+ok = {backend: row for backend, row in result["backends"].items() if row["status"] == "ok"}
+show_table(
+    [
+        (
+            f"{backend} vs {ref}",
+            f"{row['forward']['max_abs_diff']:.1e}",
+            f"{row['gradients']['max_rel_diff']:.1e}",
+            f"`{row['gradients']['worst_layer']}`",
+        )
+        for backend, row in ok.items()
+        if backend != ref
+    ],
+    ["backends", "outputs max abs Δ", "largest per-layer gradient difference (rel.)", "layer"],
+)
 
 # %% [markdown]
 # ## 2. Training: the same start, slightly different paths
 #
 # Every backend then takes the same SGD steps on the same batch. Rounding differences are fed
-# back into the weights at every step, so the trajectories drift apart. Compare the loss
-# differences below with the losses themselves, and exercise 3 asks how the drift grows. With
+# back into the weights at every step, so the trajectories drift apart. Compare the backends'
+# losses below step by step (each train step reports the loss before its update), and the
+# weights' difference after the last step; exercise 3 asks how the drift grows. With
 # dropout, whose random masks come from each backend's own generator, two runs would differ from
 # the first step on.
 
 # %%
-for backend, row in result["backends"].items():
-    if row["status"] == "ok":
-        losses = ", ".join(f"{v:.6f}" for v in row["training"]["losses"])
-        print(
-            f"{backend:10s} loss per step: {losses}  "
-            f"(weights max |Δ| after: {row['training']['weights_max_abs_diff']:.1e})"
+steps = result["steps"]  # losses: the one each train step reports, then the loss after the last
+show_table(
+    [
+        (
+            backend,
+            *(f"{v:.6f}" for v in row["training"]["losses"]),
+            f"{row['training']['weights_max_abs_diff']:.1e}",
         )
+        for backend, row in ok.items()
+    ],
+    [
+        "backend",
+        *(f"loss at step {i}" for i in range(1, steps + 1)),
+        f"loss after step {steps}",
+        f"weights max abs Δ after step {steps}",
+    ],
+)
 
 # %% [markdown]
 # ## 3. Before the weights are shared
@@ -118,13 +135,17 @@ for backend, row in result["backends"].items():
 # TensorFlow, JAX and PyTorch.
 
 # %%
-for backend, row in result["backends"].items():
-    if row["status"] == "ok":
-        first = ", ".join(f"{v:+.4f}" for v in row["init"]["first_values"])
-        print(
-            f"{backend:10s} first initial weights: {first}  max |Δ| vs {ref}: "
-            f"{row['init']['max_abs_diff']:.2f}"
+show_table(
+    [
+        (
+            backend,
+            ", ".join(f"{v:+.4f}" for v in row["init"]["first_values"]),
+            f"{row['init']['max_abs_diff']:.2f}",
         )
+        for backend, row in ok.items()
+    ],
+    ["backend", "first initial weights", f"max abs Δ vs {ref}"],
+)
 
 # %% [markdown]
 # ## 4. Speed and memory
@@ -134,16 +155,29 @@ for backend, row in result["backends"].items():
 # nothing). The steady-state times are medians of alternated train-step / inference calls.
 
 # %%
-for backend, row in result["backends"].items():
-    if row["status"] == "ok":
-        t, m = row["time"], row["memory"]
-        print(
-            f"{backend:10s} first train step {1e3 * t['first_train_step_s']:8.1f} ms, "
-            f"then {1e3 * t['train_step_s']:7.2f} ms; inference {1e3 * t['inference_s']:6.2f} ms;"
-            f" peak RSS {m['peak_rss_mb']:.0f} MB ({t['cpus']} CPUs)"
+show_table(
+    [
+        (
+            backend,
+            f"{1e3 * row['time']['first_train_step_s']:.1f}",
+            f"{1e3 * row['time']['train_step_s']:.2f}",
+            f"{1e3 * row['time']['inference_s']:.2f}",
+            f"{row['memory']['peak_rss_mb']:.0f}",
+            row["time"]["cpus"],
         )
+        for backend, row in ok.items()
+    ],
+    [
+        "backend",
+        "first train step, ms",
+        "then, ms",
+        "inference, ms",
+        "peak RSS, MB",
+        "CPUs",
+    ],
+)
 fig = compare.plot(result)  # the figure `--out` saves: parity bars and step times
-plt.show()
+show_figure(fig, "06_backend_comparison")
 
 # %% [markdown]
 # ## Exercises
