@@ -64,6 +64,7 @@ from keras import ops
 
 from kerasnets import data, debug, models
 from kerasnets.experiments import fast_mode
+from kerasnets.plots import show_figure, show_table
 
 FAST = fast_mode()
 keras.utils.set_random_seed(0)
@@ -97,9 +98,13 @@ h = keras.layers.Dense(16, activation="relu", name="dense")(inputs)
 h = SquareScale(name="square_scale")(h)
 buggy = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(h))
 check = debug.gradient_check(buggy, x[:8], y[:8], entries=4)
-for row in check["layers"]:
-    print(f"{row['layer']:<14} relative error {row['relative_error']:.1e}", end="")
-    print("  <- flagged" if row["flagged"] else "")
+show_table(
+    [
+        (r["layer"], f"{r['relative_error']:.1e}", "yes" if r["flagged"] else "no")
+        for r in check["layers"]
+    ],
+    ["layer", "relative error", "flagged"],
+)
 print("flagged:", check["flagged"], "| tolerance", check["tolerance"], check["dtype"])
 
 # %% [markdown]
@@ -112,7 +117,7 @@ print("flagged:", check["flagged"], "| tolerance", check["tolerance"], check["dt
 # initialization and records the mean and variance after every layer. The theory: σ′ ≤ 0.25
 # shrinks the signal of a sigmoid stack with Glorot weights; ReLU halves the variance at every
 # layer unless the weights have He's variance 2/fan_in; SELU with LeCun's 1/fan_in is drawn to
-# mean 0, variance 1 (its fixed point). Compare the curves with the printed numbers.
+# mean 0, variance 1 (its fixed point). Compare the curves with the table under them.
 
 # %%
 depth = 10 if FAST else 30
@@ -132,9 +137,11 @@ ax.set_ylabel("activation variance (log scale)")
 ax.set_title("Activation variance through depth at initialization")
 ax.legend(loc="lower left", fontsize=8)
 fig.tight_layout()
-plt.show()
-for label, run in runs.items():
-    print(f"{label:<22} variance after layer {depth}: {run['variance'][-1]:.3g}")
+show_figure(fig, "08_activation_variance")
+show_table(
+    [(label, f"{run['variance'][-1]:.3g}") for label, run in runs.items()],
+    ["activation + initializer", f"variance after layer {depth}"],
+)
 
 # %% [markdown]
 # `debug.init_report` does the same for a real model: the kernel's standard deviation per layer
@@ -143,9 +150,13 @@ for label, run in runs.items():
 # %%
 sigmoid_net = models.build("mlp", input_shape=(64,), depth=10, width=64, activation="sigmoid")
 report = debug.init_report(sigmoid_net, x[:256])
-for row in report["layers"][:3]:
-    theory = f"{row['theory']} std {row['theory_std']:.3f}"
-    print(f"{row['layer']:<15} std {row['std']:.3f} ({theory})")
+show_table(
+    [
+        (row["layer"], f"{row['std']:.3f}", row["theory"], f"{row['theory_std']:.3f}")
+        for row in report["layers"][:3]
+    ],
+    ["layer", "kernel std", "theory", "theory std"],
+)
 print("activation variance per layer:", [f"{v:.1e}" for v in report["activations"]["variance"]])
 
 # %% [markdown]
@@ -162,8 +173,7 @@ relu_net = models.build("mlp", input_shape=(64,), depth=5, width=64)
 steps = 40 if FAST else 100
 finder = debug.lr_find(relu_net, x, y, 1e-4, 10.0, num_steps=steps, optimizer="sgd")
 print(f"suggested learning rate: {finder.suggestion:.2g}  ({finder.rule})")
-fig = finder.plot()
-plt.show()
+show_figure(finder.plot(), "08_lr_finder")
 
 # %% [markdown]
 # Now train the same network twice for a few epochs with plain SGD: once at the suggested rate
@@ -173,6 +183,7 @@ plt.show()
 
 # %%
 epochs = 2 if FAST else 5
+rows = []
 for name, lr in [("suggested", finder.suggestion), ("30x too high", 30 * finder.suggestion)]:
     net = models.build("mlp", input_shape=(64,), depth=5, width=64)
     net.set_weights(relu_net.get_weights())
@@ -181,8 +192,10 @@ for name, lr in [("suggested", finder.suggestion), ("30x too high", 30 * finder.
     loss, acc = net.evaluate(x_test, y_test, verbose=0)
     finite = all(np.isfinite(w).all() for w in net.get_weights())
     dead = debug.init_report(net, x[:512])["activations"]["dead_fraction"]
-    print(f"{name:<12} lr {lr:.2g}: test accuracy {acc:.3f}, weights finite: {finite}, "
-          f"dead units per layer {[f'{d:.0%}' for d in dead]}")  # fmt: skip
+    rows.append((name, f"{lr:.2g}", f"{acc:.3f}", finite, " ".join(f"{d:.0%}" for d in dead)))
+show_table(
+    rows, ["rate", "learning rate", "test accuracy", "weights finite", "dead units per layer"]
+)
 
 # %% [markdown]
 # ## 4. Can it memorize 16 samples?
