@@ -7,8 +7,8 @@ imports TensorFlow on every backend for some calls (``keras.utils.set_random_see
 a JAX or PyTorch user sees them too. Python's logging cannot reach them, so
 :func:`install` puts an import hook on ``sys.meta_path``: the first ``import tensorflow`` runs
 with file descriptor 2 redirected to a temporary file, which is replayed only if the import
-fails. Nothing else is hidden: warnings and errors raised after the import are shown as usual.
-``KERASNETS_TF_LOGS=1`` turns the hook off.
+fails (not when a Ctrl-C interrupts it). Nothing else is hidden: warnings and errors raised
+after the import are shown as usual. ``KERASNETS_TF_LOGS=1`` turns the hook off.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class _QuietLoader(importlib.abc.Loader):
                 # Device discovery prints CUDA lines (E0000 ... cuInit) at the first op; do it
                 # now, while the lines are still captured.
                 module.config.list_physical_devices()
-            except BaseException:
+            except Exception:
+                # A failed import: its lines explain it. (A Ctrl-C during the import is no
+                # failure to explain, so KeyboardInterrupt and SystemExit replay nothing.)
                 os.dup2(saved, 2)
                 captured.seek(0)
                 sys.stderr.write(captured.read().decode(errors="replace"))
@@ -108,8 +110,34 @@ class native_output_captured:
         for fd, saved in zip((1, 2), self._saved):
             os.dup2(saved, fd)
             os.close(saved)
-        if exc_type is not None:
+        if exc_type is not None and issubclass(exc_type, Exception):  # not for a Ctrl-C
             self._file.seek(0)
             sys.stderr.write(self._file.read().decode(errors="replace"))
         self._file.close()
+        return False
+
+
+class retracing_warnings_off:
+    """Silence TensorFlow's Python-side "triggered tf.function retracing" warnings in a block.
+
+    Keras' TensorFlow trainer makes one ``tf.function`` per model, and TensorFlow warns about
+    "retracing" once more than five of them (same code, different models) are traced: a
+    command that trains many models in turn (the tour, ``kerasnets run``, a search) is
+    expected to trace each of them once. No-op on other backends, and errors still show.
+
+    Example:
+        >>> with retracing_warnings_off():
+        ...     pass
+    """
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("tensorflow")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
         return False

@@ -39,7 +39,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kerasnets import io
+from kerasnets import _quiet, io
 
 STEPS = ("train", "diagnostics", "deploy", "experiments")
 
@@ -135,7 +135,7 @@ def run_tour(
 
         monitors = [DeadNeuronMonitor(x_val), GradientFlowMonitor(x_val, y_val)]
     progress = [_EpochBar(epochs)] if verbose else []
-    with _quiet_tensorflow():
+    with _quiet.retracing_warnings_off():
         history = model.fit(
             x_train,
             y_train,
@@ -192,7 +192,7 @@ def run_tour(
         if "experiments" in steps:
             number += 1
             say(number, "experiments: short versions of the hands-on projects, one seed each")
-            with _quiet_tensorflow():
+            with _quiet.retracing_warnings_off():
                 summary["experiments"] = _experiments(tmp, out_dir, verbose)
             written.append("experiments/")
         summary["seconds"] = round(time.time() - started, 2)
@@ -324,19 +324,3 @@ class _EpochBar:
                 self.progress.stop()
 
         return EpochBar()
-
-
-class _quiet_tensorflow:
-    """Silence TensorFlow's Python-side retracing warnings during the tour (no-op elsewhere)."""
-
-    def __enter__(self):
-        import logging
-
-        self.logger = logging.getLogger("tensorflow")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.setLevel(self.level)
-        return False

@@ -123,6 +123,14 @@ def _one_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
+def _interrupt_main_soon():
+    import _thread
+    import time
+
+    time.sleep(0.01)
+    _thread.interrupt_main()
+
+
 class _Interrupts:
     """One Ctrl-C stops any command: exit 130 with one line.
 
@@ -145,9 +153,11 @@ class _Interrupts:
 
         def redeliver(unraisable):
             if isinstance(unraisable.exc_value, KeyboardInterrupt):
-                import _thread
-
-                _thread.interrupt_main()  # raised again at the next ordinary bytecode
+                # Raised again from another thread once this hook has returned: raised here,
+                # it would be swallowed by the hook machinery in turn. Swallowed once more
+                # (the main thread in another callback), it comes back here and is redelivered
+                # again; once handled(), SIGINT is ignored and interrupt_main does nothing.
+                threading.Thread(target=_interrupt_main_soon, daemon=True).start()
                 return
             previous(unraisable)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasnets import io
+from kerasnets import _quiet, io
 
 FAST_ENV = "KERASNETS_FAST"
 
@@ -306,9 +306,15 @@ def run(
     See :func:`kerasnets.experiments.run_experiment` for the arguments. ``on_unit_done(seed,
     variant, result)`` is called after each unit's file is written (progress hooks, tests).
     """
+    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants, overrides)
+    with _quiet.retracing_warnings_off():  # one tf.function per trained model is expected
+        return _run(experiment, config, out, resume, verbose, on_unit_done)
+
+
+def _run(experiment, config, out, resume, verbose, on_unit_done):
     import keras
 
-    experiment, config = make_config(name, dataset, seeds, epochs, fast, variants, overrides)
+    name = config["experiment"]
     run_dir = _prepare_run_dir(config, out, resume)
     try:
         data = experiment.load_data(config)
