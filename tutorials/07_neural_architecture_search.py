@@ -56,7 +56,8 @@ import kerasnets  # noqa: F401, I001  (its import hook keeps TensorFlow's start-
 import keras
 
 from kerasnets import analysis, nas
-from kerasnets.experiments import fast_mode
+from kerasnets.experiments import fast_mode, show
+from kerasnets.plots import show_table
 
 FAST = fast_mode()
 print("backend:", keras.backend.backend(), "| fast mode:", FAST)
@@ -119,14 +120,14 @@ summary = nas.search(
 # `summary` holds everything `report.md` says; the figures are in the run directory.
 
 # %%
-from IPython.display import Image, display  # noqa: E402
-
-for r in summary["top5"]:
-    print(
-        f"trial {r['number']:>2}: accuracy {r['accuracy']:.3f}, {r['macs']:,} MACs — {r['layers']}"
-    )
-for name, b in summary["baselines"].items():
-    print(f"{name:<16} accuracy {b['accuracy']:.3f}, {b['macs']:,} MACs")
+show_table(
+    [(r["number"], f"{r['accuracy']:.3f}", f"{r['macs']:,}", r["layers"]) for r in summary["top5"]],
+    ["trial", "accuracy", "MACs", "layers"],
+)
+show_table(
+    [(name, f"{b['accuracy']:.3f}", f"{b['macs']:,}") for name, b in summary["baselines"].items()],
+    ["baseline", "accuracy", "MACs"],
+)
 print("trials dominating baseline_cnn:", summary["dominating_baseline_cnn"])
 cost = summary["cost"]
 print(
@@ -135,7 +136,7 @@ print(
     f"{cost['overhead_share']:.1%}"
 )
 for name in ("pareto", "progress", "patterns"):
-    display(Image(summary["figures"][name]))
+    show(summary["figures"][name])  # inline in a notebook; a script prints the PNG's path
 
 # %% [markdown]
 # ## Where to go from here
