@@ -55,6 +55,7 @@ import numpy as np
 
 from kerasnets import activations, data, models
 from kerasnets.experiments import fast_mode, run_experiment, show
+from kerasnets.plots import show_figure, show_markdown, show_table
 
 FAST = fast_mode()
 keras.utils.set_random_seed(0)
@@ -82,9 +83,10 @@ axes[1].set(xlabel="z", ylabel="f′(z)", title="Derivatives (autodiff)")
 for ax in axes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-plt.show()
-for name in names:
-    print(f"{name:11s} {activations.describe(name)}")
+show_figure(fig, "02_activations_and_derivatives")
+show_table(
+    [(name, activations.describe(name)) for name in names], ["activation", "what it computes"]
+)
 
 # %% [markdown]
 # ## 2. The dead-ReLU problem
@@ -101,6 +103,7 @@ for name in names:
 
 from callbacks import DeadNeuronMonitor
 
+rows = []
 for lr in (0.01, 1.0):
     keras.utils.set_random_seed(0)
     model = models.build("mlp_deep", input_shape=(64,), num_classes=10, activation="relu", width=64)
@@ -111,7 +114,8 @@ for lr in (0.01, 1.0):
     # the training-diagnostics callback measures it once, outside fit
     layers = DeadNeuronMonitor(x, probe_size=None).measure(model)["layers"]
     dead = [v["dead_unit_fraction"] for v in layers.values()]
-    print(f"lr={lr:<5} dead units per layer: {' '.join(f'{d:.0%}' for d in dead)}")
+    rows.append((f"{lr:g}", *(f"{d:.0%}" for d in dead)))
+show_table(rows, ["learning rate", *(f"layer {i}" for i in range(1, len(dead) + 1))])
 
 # %% [markdown]
 # With the large learning rate many units usually die (whole layers in the worst case, which
@@ -143,8 +147,8 @@ show(run)
 
 # %%
 report = open(run["report"], encoding="utf-8").read()
-print(report[report.index("## Results") : report.index("## Training")])
-print(report[report.index("## Recommendations") :])
+show_markdown(report[report.index("## Results") : report.index("## Training")])
+show_markdown(report[report.index("## Recommendations") :])
 
 # %% [markdown]
 # **What it shows.** The "What this run shows" section above is generated from this run's
