@@ -55,6 +55,7 @@ import keras
 
 from kerasnets import blocks, models
 from kerasnets.experiments import fast_mode, run_experiment, show
+from kerasnets.plots import show_markdown, show_table
 
 FAST = fast_mode()
 keras.utils.set_random_seed(0)
@@ -78,18 +79,24 @@ block.summary(line_length=100)
 #
 # The zoo builds ResNet-18 and PlainNet-18 from the same code; PlainNet passes
 # `shortcut="none"`. Where ResNet needs a 1×1 projection (the stage transitions) it has a few
-# more parameters; everything else is identical, so a comparison isolates the skips.
+# more parameters; everything else is identical, so a comparison isolates the skips. The table
+# counts both models' parameters and their `Add` layers (ResNet: one per block).
 
 # %%
 options = dict(input_shape=(8, 8, 1), num_classes=10, width=8, stem="cifar")
 plain = models.build("plainnet18", **options)
 resnet = models.build("resnet18", **options)
-adds = sum(isinstance(layer, keras.layers.Add) for layer in resnet.layers)
-print(
-    f"plainnet18: {plain.count_params():,} parameters, "
-    f"{sum(isinstance(ly, keras.layers.Add) for ly in plain.layers)} additions"
+show_table(
+    [
+        (
+            name,
+            f"{net.count_params():,}",
+            sum(isinstance(ly, keras.layers.Add) for ly in net.layers),
+        )
+        for name, net in (("plainnet18", plain), ("resnet18", resnet))
+    ],
+    ["model", "parameters", "additions (Add layers)"],
 )
-print(f"resnet18:   {resnet.count_params():,} parameters, {adds} additions (one per block)")
 
 # %% [markdown]
 # ## 3. The experiment
@@ -112,8 +119,8 @@ show(run)
 
 # %%
 report = open(run["report"], encoding="utf-8").read()
-print(report[report.index("## Results") : report.index("## Training")])
-print(report[report.index("## What the figures show") :])
+show_markdown(report[report.index("## Results") : report.index("## Training")])
+show_markdown(report[report.index("## What the figures show") :])
 
 # %% [markdown]
 # **What it shows.** "What the figures show" is generated from the run's numbers: the final
