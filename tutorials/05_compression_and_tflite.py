@@ -55,6 +55,7 @@ import keras
 
 from kerasnets import analysis, compression, data, models, tflite
 from kerasnets.experiments import fast_mode, run_experiment, show
+from kerasnets.plots import show_markdown, show_table
 
 FAST = fast_mode()
 keras.utils.set_random_seed(0)
@@ -124,21 +125,19 @@ for name, keras_model in (("float", model), ("pruned", pruned)):
         rows.append(
             (
                 f"{name} {quantize}",
-                ev["bytes"],
-                ev["gzip_bytes"],
-                ev["accuracy"],
-                ev["top1_agreement"],
-                ev["latency_ms"]["1"],
+                f"{ev['bytes']:,}",
+                f"{ev['gzip_bytes']:,}",
+                f"{ev['accuracy']:.3f}",
+                f"{ev['top1_agreement']:.1%}",
+                f"{ev['latency_ms']['1']:.3f}",
             )
         )
-print(f"{'model':14s} {'bytes':>9s} {'gzip':>9s} {'accuracy':>9s} {'agrees':>7s} {'ms':>7s}")
-for r in rows:
-    print(f"{r[0]:14s} {r[1]:9,d} {r[2]:9,d} {r[3]:9.3f} {r[4]:7.1%} {r[5]:7.3f}")
+show_table(rows, ["model", "bytes", "gzip bytes", "accuracy", "agrees", "ms per image (1 thread)"])
 
 # %% [markdown]
-# The int8 file is about a quarter of the float file (4 bytes → 1 byte per weight), and the
-# pruned model's zeros show up in the gzip column. "agrees" is the share of test images whose
-# predicted class is the same as the Keras model's.
+# The int8 file is about a quarter of the float file (4 bytes → 1 byte per weight; fast mode
+# converts only the int8 files), and the pruned model's zeros show up in the gzip column.
+# "agrees" is the share of test images whose predicted class is the same as the Keras model's.
 #
 # ## 4. The project: baseline vs efficient, pruned and int8, several seeds
 #
@@ -155,7 +154,7 @@ run = run_experiment(
 )
 show(run)
 report = open(run["report"], encoding="utf-8").read()
-print(report[report.index("## Ablation") : report.index("## Accuracy–efficiency")])
+show_markdown(report[report.index("## Ablation") : report.index("## Accuracy–efficiency")])
 
 # %% [markdown]
 # **What it shows.** The ablation table, the checks against the project's targets and the
