@@ -309,11 +309,69 @@ def apply_bottleneck_block(
     return _act(activation, _n(name, "out"))(y)
 
 
-def apply_dense_layer(x, growth_rate, bottleneck=True, activation="relu", name=None):
+def _check_remat(remat):
+    if not isinstance(remat, bool):
+        raise ValueError(f"remat must be True or False, got {remat!r}")
+    return remat
+
+
+@keras.saving.register_keras_serializable(package="kerasnets", name="RematGraph")
+class _RematGraph(keras.Model):
+    """A functional graph whose training-mode forward pass is one rematerialized unit.
+
+    In a training-mode call, the whole graph runs inside :func:`keras.remat`
+    (``jax.checkpoint`` / ``tf.recompute_grad`` / ``torch.utils.checkpoint``): the backward
+    pass keeps only the graph's inputs and recomputes everything in between. The forward runs
+    *statelessly* on the variables' current values (:class:`keras.StatelessScope`) and returns
+    the new non-trainable values (BatchNorm moving statistics), which are assigned once, after
+    the rematerialized call. So the recomputation in the backward pass (TensorFlow, torch) never
+    updates the moving statistics a second time, and no JAX tracer leaks out of
+    ``jax.checkpoint``. Inference calls (``training`` false) run the graph as it is.
+
+    The variable values enter the rematerialized function as explicit arguments (gradients flow
+    to them on every backend); the non-trainable ones as copies, because torch's checkpoint
+    refuses saved inputs that are modified in place (the moving-statistics assignment).
+    ``keras.RematScope`` itself cannot be used on a nested model: ``jax.checkpoint`` would trace
+    the ``training=True`` keyword into an array and fail on ``if training``.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        graph_call = super().call
+        if not training:
+            return graph_call(inputs, training=training, mask=mask)
+        variables = self.trainable_variables
+        states = self.non_trainable_variables
+        values = [keras.ops.convert_to_tensor(v.value) for v in variables]
+        state_values = [keras.ops.copy(v.value) for v in states]
+        flat_inputs = keras.tree.flatten(inputs)
+        n_values, n_states = len(values), len(state_values)
+
+        def forward(*args):
+            mapping = list(zip(variables, args[:n_values]))
+            mapping += list(zip(states, args[n_values : n_values + n_states]))
+            x = keras.tree.pack_sequence_as(inputs, list(args[n_values + n_states :]))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                outputs = graph_call(x, training=training, mask=mask)
+            new_states = [keras.ops.stop_gradient(scope.get_current_value(v)) for v in states]
+            # The outputs come first: tf.recompute_grad ties the recomputation to the gradient
+            # of the first output, so that it runs in the backward pass, not next to the forward.
+            return outputs, new_states
+
+        outputs, new_states = keras.remat(forward)(*values, *state_values, *flat_inputs)
+        for v, value in zip(states, new_states):
+            v.assign(value)
+        return outputs
+
+
+def apply_dense_layer(x, growth_rate, bottleneck=True, activation="relu", name=None, remat=False):
     """One layer of a dense block: ``concat([x, H(x)])`` with ``growth_rate`` new channels.
 
     H is ``BN → act → 3×3 conv(k)``, or with the DenseNet-B bottleneck
     ``BN → act → 1×1 conv(4k) → BN → act → 3×3 conv(k)`` (Huang et al., 2017).
+
+    With ``remat=True`` the same layers (same names) form a nested functional model named
+    ``name`` whose training forward pass is rematerialized as one unit (see
+    :func:`apply_dense_block`).
 
     Example:
         >>> import keras
@@ -322,6 +380,10 @@ def apply_dense_layer(x, growth_rate, bottleneck=True, activation="relu", name=N
         (None, 8, 8, 28)
     """
     _check_positive_int(growth_rate, "growth_rate")
+    if _check_remat(remat):
+        inputs = keras.Input(tuple(x.shape[1:]), dtype=x.dtype, name=_n(name, "input"))
+        outputs = apply_dense_layer(inputs, growth_rate, bottleneck, activation, name)
+        return _RematGraph(inputs, outputs, name=name)(x)
     y = _batch_norm(x, _n(name, "0_bn"))
     y = _act(activation, _n(name, "0_act"))(y)
     if bottleneck:
@@ -332,12 +394,24 @@ def apply_dense_layer(x, growth_rate, bottleneck=True, activation="relu", name=N
     return layers.Concatenate(name=_n(name, "concat"))([x, y])
 
 
-def apply_dense_block(x, num_layers, growth_rate, bottleneck=True, activation="relu", name=None):
+def apply_dense_block(
+    x, num_layers, growth_rate, bottleneck=True, activation="relu", name=None, remat=False
+):
     """Dense block: every layer receives the feature maps of all layers before it.
 
     From "Densely Connected Convolutional Networks" (Huang et al., 2017). Layer ℓ computes
     ``x_ℓ = H_ℓ([x_0, x_1, ..., x_{ℓ-1}])`` and adds ``growth_rate`` (k) channels, so a block of
     L layers turns C channels into C + L·k. Feature reuse keeps k small (12–32).
+
+    ``remat=True`` trades compute for memory, in the spirit of "Memory-Efficient Implementation
+    of DenseNets" (Pleiss et al., 2017): each dense layer (BN → act → 1×1 conv → BN → act →
+    3×3 conv → concat) becomes a nested functional model ``{name}_block{i}`` holding the same
+    layers, whose training forward pass runs under :func:`keras.remat`. A training step then
+    keeps only each layer's input (the concatenated features) for the backward pass and
+    recomputes the BN/activation/conv intermediates, about one more forward pass of the
+    block. BatchNorm moving statistics are updated exactly once per step, as without remat.
+    Weights, parameter and MAC counts are those of ``remat=False``; layers are reached as
+    ``model.get_layer("{name}_block{i}").get_layer(...)``.
 
     Args:
         x: input tensor (NHWC).
@@ -346,6 +420,7 @@ def apply_dense_block(x, num_layers, growth_rate, bottleneck=True, activation="r
         bottleneck: the DenseNet-B 1×1 conv (4k channels) before each 3×3 conv.
         activation: activation name.
         name: layer-name prefix (layers are ``{name}_block{i}_...``).
+        remat: rematerialize each dense layer in training (True or False).
 
     Example:
         >>> import keras
@@ -356,8 +431,11 @@ def apply_dense_block(x, num_layers, growth_rate, bottleneck=True, activation="r
     _check_positive_int(num_layers, "num_layers")
     _check_positive_int(growth_rate, "growth_rate")
     activations.check(activation)
+    _check_remat(remat)
     for i in range(num_layers):
-        x = apply_dense_layer(x, growth_rate, bottleneck, activation, _n(name, f"block{i + 1}"))
+        x = apply_dense_layer(
+            x, growth_rate, bottleneck, activation, _n(name, f"block{i + 1}"), remat=remat
+        )
     return x
 
 

@@ -47,12 +47,29 @@ class DenseNet(_base.ZooModel):
             ``2·growth_rate`` for the CIFAR stem).
         activation: activation name.
         classifier_activation: ``"softmax"`` (default), ``"sigmoid"``, ``"linear"`` or None.
+        remat: memory-efficient training (True or False, default False): every dense layer
+            becomes a nested functional model (``conv2_block1``, ...; the same layers, weights,
+            parameter and MAC counts) whose training forward pass is rematerialized with
+            :func:`keras.remat`, so a training step stores only each dense layer's input and
+            recomputes its BN → ReLU → conv intermediates in the backward pass (Pleiss et al.
+            2017, "Memory-efficient implementation of DenseNets"). Outputs, loss, gradients and
+            BatchNorm moving statistics equal those of ``remat=False``. Measured by
+            ``benchmarks/remat_memory.py``: the saving is real on TensorFlow and PyTorch; on
+            JAX the CPU compiler (XLA:CPU) merges the recomputation back into the forward pass,
+            so remat saves nothing there (XLA on GPU/TPU keeps it). Weights load between the two
+            layouts by layer name, not from one ``.keras`` file into the other.
         name: model name.
 
     Example:
         >>> model = DenseNet(blocks=(2, 2), growth_rate=4, input_shape=(8, 8, 3), num_classes=3)
         >>> model.output_shape
         (None, 3)
+        >>> lean = DenseNet(blocks=(2, 2), growth_rate=4, input_shape=(8, 8, 3), num_classes=3,
+        ...                 remat=True)
+        >>> lean.count_params() == model.count_params(), lean.get_config()["remat"]
+        (True, True)
+        >>> lean.get_layer("conv2_block1").get_layer("conv2_block1_1_conv").kernel.shape
+        (1, 1, 8, 16)
     """
 
     def __init__(
@@ -68,6 +85,7 @@ class DenseNet(_base.ZooModel):
         initial_filters=None,
         activation="relu",
         classifier_activation="softmax",
+        remat=False,
         name=None,
         **kwargs,
     ):
@@ -102,6 +120,8 @@ class DenseNet(_base.ZooModel):
             _base.check_int(initial_filters, "initial_filters")
         activation = _base.check_activation(activation)
         _base.check_classifier_activation(classifier_activation)
+        if not isinstance(remat, bool):
+            raise ValueError(f"remat must be True or False, got {remat!r}")
         transitions = 2 ** (len(layout) - 1)
         stem = _base.resolve_stem(
             stem, input_shape, "DenseNet", {"cifar": transitions, "imagenet": 4 * transitions}
@@ -121,7 +141,7 @@ class DenseNet(_base.ZooModel):
             )(inputs)
         for i, n in enumerate(layout):
             x = patterns.apply_dense_block(
-                x, n, growth_rate, bottleneck, activation, name=f"conv{i + 2}"
+                x, n, growth_rate, bottleneck, activation, name=f"conv{i + 2}", remat=remat
             )
             if i < len(layout) - 1:
                 x = patterns.apply_transition(x, compression, activation, name=f"pool{i + 2}")
@@ -142,4 +162,5 @@ class DenseNet(_base.ZooModel):
             initial_filters=initial_filters,
             activation=activation,
             classifier_activation=classifier_activation,
+            remat=remat,
         )
