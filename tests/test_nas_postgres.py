@@ -130,7 +130,11 @@ def _wait_for_study(url, name, proc, timeout=300):
         if name in names:
             return
         time.sleep(0.2)
-    detail = proc.communicate()[1][-3000:] if proc.poll() is not None and proc.stderr else ""
+    detail = ""
+    if proc.poll() is not None:
+        err = proc.communicate()[1] if proc.stderr is not None else None
+        log = Path(getattr(proc, "err_path", ""))
+        detail = (err or (log.read_text() if log.is_file() else ""))[-3000:]
     raise AssertionError(f"study {name!r} did not appear (exit {proc.poll()}): {detail}")
 
 
@@ -197,8 +201,9 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
         _cmd(*args, "--out", str(tmp_path / "a")),
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "victim.err").open("w"),  # read if it fails before the kill
     )
+    victim.err_path = tmp_path / "victim.err"
     _wait_for_study(postgres_url, "kill", victim)
     killed, deadline = None, time.monotonic() + 600
     while killed is None and time.monotonic() < deadline and victim.poll() is None:
