@@ -56,8 +56,10 @@ class DenseNet(_base.ZooModel):
             BatchNorm moving statistics equal those of ``remat=False``. Measured by
             ``benchmarks/remat_memory.py``: the saving is real on TensorFlow and PyTorch; on
             JAX the CPU compiler (XLA:CPU) merges the recomputation back into the forward pass,
-            so remat saves nothing there (XLA on GPU/TPU keeps it). Weights load between the two
-            layouts by layer name, not from one ``.keras`` file into the other.
+            so remat saves nothing there unless JAX starts with
+            ``XLA_FLAGS=--xla_disable_hlo_passes=cse_barrier_expander`` (XLA on GPU/TPU keeps
+            it anyway). Weights move between the two layouts by layer name, not from one
+            ``.keras`` file into the other.
         name: model name.
 
     Example:
@@ -68,7 +70,7 @@ class DenseNet(_base.ZooModel):
         ...                 remat=True)
         >>> lean.count_params() == model.count_params(), lean.get_config()["remat"]
         (True, True)
-        >>> lean.get_layer("conv2_block1").get_layer("conv2_block1_1_conv").kernel.shape
+        >>> tuple(lean.get_layer("conv2_block1").get_layer("conv2_block1_1_conv").kernel.shape)
         (1, 1, 8, 16)
     """
 
