@@ -285,6 +285,36 @@ def test_worker_needs_an_existing_study(tmp_path, capsys):
     assert "no study 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_goes_stale(tmp_path, monkeypatch):
+    """Optuna only fails running trials that have a heartbeat; the worker loop gives a silent
+    one a beat once it is a grace period old, so it is failed and re-queued one period later."""
+    from kerasnets.nas import study as study_mod
+
+    storage = study_mod.open_storage(f"sqlite:///{tmp_path / 's.db'}", grace_period=1)
+    study = optuna.create_study(study_name="s", storage=storage)
+    silent = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # never beats
+    assert silent.number == 0
+    beaten = set()
+    study_mod._beat_for_silent_trials(study, beaten)  # younger than the grace period: no beat
+    assert beaten == set()
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state.name == "RUNNING"  # Optuna alone never fails it
+
+    time.sleep(2.2)
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state.name == "RUNNING"
+    study_mod._beat_for_silent_trials(study, beaten)
+    study_mod._beat_for_silent_trials(study, beaten)  # once per trial, not on every poll
+    assert beaten == {silent._trial_id}
+    time.sleep(2.2)
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state.name == "FAIL"
+    retry = study.trials[1]
+    assert retry.state.name == "WAITING" and retry.system_attrs["failed_trial"] == 0
+    assert retry.params == study.trials[0].params
+
+
 # --- kill and resume on SQLite --------------------------------------------------------
 @pytest.mark.slow
 def test_killed_search_resumes_keeping_finished_trials_and_retrying_the_killed_one(

@@ -15,7 +15,9 @@ accepts, e.g. ``postgresql://user@host/db``, for many processes or machines. Rob
 - **heartbeat**: every trial beats; a trial whose worker died (no beat for ``grace_period``
   seconds) is marked failed by the next worker and re-queued with the same parameters
   (Optuna's ``RetryHeartbeatStaleTrialCallback``); ``resume=True`` does that at once for a run
-  directory's own SQLite study.
+  directory's own SQLite study. A trial whose worker died before its first beat (Optuna never
+  counts such a trial as stale) gets one beat from the worker that finds it older than the
+  grace period, and goes stale one grace period later like any other.
 - **configuration**: the study stores its search space, objectives, data and budget as a user
   attribute; a run that brings different ones is refused before it writes anything.
 
@@ -591,6 +593,31 @@ def _best_so_far(study):
     return best.values[0], best.number
 
 
+def _beat_for_silent_trials(study, beaten: set) -> None:
+    """Give a running trial older than the grace period one heartbeat, once per trial.
+
+    Optuna's ``RDBStorage`` only fails running trials that have a heartbeat record (optuna 5.1,
+    ``_get_stale_trial_ids`` skips trials without one). A worker killed between creating its
+    trial and the trial's first beat would leave it running forever, holding a slot of the
+    budget. One beat on its behalf makes it go stale after one more grace period; for a live
+    trial the extra beat changes nothing. ``beaten`` holds the trial ids already given one, so
+    a dead trial is never kept alive by repeated beats.
+    """
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    interval = storage.get_heartbeat_interval()
+    if not interval:
+        return
+    grace = datetime.timedelta(seconds=getattr(storage, "grace_period", None) or 2 * interval)
+    now = datetime.datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t._trial_id in beaten or t.datetime_start is None or now - t.datetime_start < grace:
+            continue
+        storage.record_heartbeat(t._trial_id)
+        beaten.add(t._trial_id)
+
+
 def run_trials(study, config, timeout=None, verbose=1, data=None, max_trials=None) -> int:
     """Run trials on ``study`` until its budget is used up, ``timeout`` seconds pass, or this
     process ran ``max_trials`` trials; return how many this process ran."""
@@ -599,8 +626,10 @@ def run_trials(study, config, timeout=None, verbose=1, data=None, max_trials=Non
     callback = _progress(config, verbose)
     start, ran = time.perf_counter(), 0
     poll = float(study._storage.get_heartbeat_interval() or 1)
+    beaten = set()
     while True:
         optuna.storages.fail_stale_trials(study)  # no-op without heartbeats
+        _beat_for_silent_trials(study, beaten)
         if len(_finished(study)) >= config["trials"]:
             break
         if timeout is not None and time.perf_counter() - start >= timeout:
