@@ -193,28 +193,46 @@ def test_two_workers_finish_exactly_the_budget_and_the_report_reads_back(
     print(f"second worker ran {ran_second} of 5 trials")
 
 
-def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp_path, backend):
-    env = _env(backend)
-    _tables(postgres_url)
-    args = _search_args(postgres_url, "kill", 4, "--epochs", "3", "--grace-period", "4")
+def _kill_mid_trial(postgres_url, tmp_path, env, args, attempt):
+    """Start a search, SIGKILL it while one of its trials runs; return that trial's number.
+
+    The trial is read back after the process is dead: one that was running when the signal
+    was sent may have finished just before it arrived, and the next one be the one cut off.
+    None if the process died between two trials.
+    """
     victim = subprocess.Popen(
-        _cmd(*args, "--out", str(tmp_path / "a")),
+        _cmd(*args, "--out", str(tmp_path / f"a{attempt}")),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "victim.err").open("w"),  # read if it fails before the kill
     )
     victim.err_path = tmp_path / "victim.err"
     _wait_for_study(postgres_url, "kill", victim)
-    killed, deadline = None, time.monotonic() + 600
-    while killed is None and time.monotonic() < deadline and victim.poll() is None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and victim.poll() is None:
         study = optuna.load_study(study_name="kill", storage=postgres_url)
-        running = [t for t in study.trials if t.state.name == "RUNNING"]
-        if len(_finished(study)) >= 1 and running:
+        if len(_finished(study)) >= 1 and any(t.state.name == "RUNNING" for t in study.trials):
             os.kill(victim.pid, signal.SIGKILL)
-            killed = running[0].number
+            break
         time.sleep(0.1)
     victim.wait(timeout=60)
-    assert killed is not None, "the worker finished before it could be killed"
+    assert victim.returncode == -signal.SIGKILL, "the worker finished before it could be killed"
+    study = optuna.load_study(study_name="kill", storage=postgres_url)
+    running = [t.number for t in study.trials if t.state.name == "RUNNING"]
+    assert len(running) <= 1, running
+    return running[0] if running else None
+
+
+def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp_path, backend):
+    env = _env(backend)
+    _tables(postgres_url)
+    args = _search_args(postgres_url, "kill", 6, "--epochs", "3", "--grace-period", "4")
+    killed = None
+    for attempt in range(3):  # a kill that lands between two trials is tried again
+        killed = _kill_mid_trial(postgres_url, tmp_path, env, args, attempt)
+        if killed is not None:
+            break
+    assert killed is not None, "three kills in a row landed between trials"
 
     worker = subprocess.run(
         _cmd("worker", "--storage", postgres_url, "--study", "kill", "--grace-period", "4"),
@@ -226,7 +244,7 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
     assert worker.returncode == 0, worker.stderr[-3000:]
     study = optuna.load_study(study_name="kill", storage=postgres_url)
     assert study.trials[killed].state.name == "FAIL"
-    assert len(_finished(study)) == 4
+    assert len(_finished(study)) == 6
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
     # the parameters drawn before the kill are kept (a kill mid-sampling leaves fewer)
