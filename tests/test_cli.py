@@ -102,3 +102,26 @@ def test_existing_tour_directory_is_refused_without_force(tmp_path):
     proc = run_cli("tour", "--out", str(out), backend=keras.backend.backend())
     assert_one_line_error(proc, "already exists; pass --force")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_commands_run_with_tensorflow_retracing_warnings_off(monkeypatch, capsys):
+    """Commands train many models in turn (one tf.function each): TensorFlow's "triggered
+    tf.function retracing" hint is expected there and kept off the terminal while a command
+    runs, and the logger's level is restored afterwards."""
+    import logging
+
+    from kerasnets import claims
+
+    logger = logging.getLogger("tensorflow")
+    before = logger.level
+    seen = []
+
+    def measure(ids, training=True):
+        seen.append(logger.level)
+        return []
+
+    monkeypatch.setattr(claims, "measure", measure)
+    monkeypatch.setattr(claims, "table", lambda rows, detail=False: "")
+    assert main(["claims", "--only", "tanh_max_derivative"]) == 0
+    assert seen == [logging.ERROR]
+    assert logger.level == before

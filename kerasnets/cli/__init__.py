@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import kerasnets  # noqa: F401  (keeps TensorFlow's C++ start-up lines off the terminal)
+    from kerasnets import _quiet
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -188,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     interrupts.install()
     try:
         _select_backend(args.backend)
-        status = args.func(args)
+        # Commands train many models in turn, one tf.function each: expected, not a hint.
+        with _quiet.retracing_warnings_off():
+            status = args.func(args)
     except KeyboardInterrupt:
         interrupts.handled()
         print(f"kerasnets {args.command}: interrupted", file=sys.stderr)
