@@ -199,8 +199,6 @@ class EfficientExperiment(Experiment):
         seed0 = results[config["seeds"][0]]
         final = getattr(self, "final", None) or {}
         latency = final.get("latency_ms", {})
-        from matplotlib.ticker import NullFormatter
-
         figs = []
         fig, axes = _plots.new_figure(ncols=3, width=4.6, sharey=True)
         markers = {"keras": "o", "float32": "s", "int8": "^"}
@@ -232,7 +230,7 @@ class EfficientExperiment(Experiment):
             ("Accuracy vs parameters", "Accuracy vs compute", "Accuracy vs latency"),
         ):
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overprint
+            _plots.log_ticks(ax)
             ax.set(xlabel=xlabel, title=title)
             ax.grid(alpha=0.3)
             if base_acc is not None:
