@@ -270,9 +270,28 @@ def test_activations_text_says_when_selu_failed():
     unstable = conclusions(variants, _activation_summary(0.7, 0.3), tuning, 3)
     assert "0.250 below the best (relu): it did not train as well here" in unstable
     assert "Unstable across seeds (std > 0.05): selu (± 0.300)" in unstable
+    tied = conclusions(variants, _activation_summary(0.95), tuning, 3)
+    assert "tied for the best with relu: used as its paper says" in tied
+    best = conclusions(variants, _activation_summary(0.96), tuning, 3)
+    assert ", the best here: used as its paper says, it trains" in best
     # sigmoid's vanishing gradient and the ReLU family's lead are stated with their numbers
     assert "1e-07× the last layer's (vanishing" in worked
     assert "ReLU family: test accuracy 0.950–0.950, 0.850 above sigmoid" in worked
+
+
+def test_recommendations_name_the_fastest_and_those_within_half_an_epoch():
+    from kerasnets.experiments.activations import recommendations
+
+    summary = _activation_summary(0.94)
+    summary["selu"]["epochs_to_target"] = _agg(4.6)
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in recommendations(["sigmoid", "relu", "selu"], summary).splitlines()[2:]
+    }
+    assert "within half an epoch of the fastest" not in rows["selu"]
+    assert "fastest to the target" in rows["selu"]
+    assert "within half an epoch of the fastest to the target" in rows["relu"]  # 5.0 vs 4.6
+    assert "never reached the target" in rows["sigmoid"]
 
 
 def test_resnet_findings_follow_the_measurements():

@@ -573,6 +573,8 @@ def selu_finding(summary, tuned, acc, std, best, chance) -> str:
         parts.append(f", at chance: it failed to train here ({gap:.3f} below the best, {best})")
     elif gap > 0.05:
         parts.append(f", {gap:.3f} below the best ({best}): it did not train as well here")
+    elif gap <= 0 and best != "selu":  # equal means (test accuracies are multiples of 1/n)
+        parts.append(f", tied for the best with {best}: used as its paper says, it trains")
     elif gap <= 0:
         parts.append(", the best here: used as its paper says, it trains")
     else:
@@ -619,8 +621,10 @@ def recommendations(variants, summary) -> str:
             notes.append("top accuracy here")
         elif acc[v] < best - 0.1:
             notes.append(f"{best - acc[v]:.0%} below the best")
-        if speed[v] is not None and fastest is not None and speed[v] <= fastest + 0.5:
+        if speed[v] is not None and fastest is not None and speed[v] <= fastest:
             notes.append("fastest to the target")
+        elif speed[v] is not None and fastest is not None and speed[v] <= fastest + 0.5:
+            notes.append("within half an epoch of the fastest to the target")
         elif speed[v] is None:
             notes.append("never reached the target")
         if v == stable and len(learned) > 1 and summary[v]["test_accuracy"]["n"] > 1:
