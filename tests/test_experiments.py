@@ -134,7 +134,15 @@ def test_efficient_text_follows_the_measurements():
     assert "met: efficient int8 in LiteRT takes 0.030 ms vs the baseline's 0.050 ms" in text
     assert "*slower* than the baseline in Keras (1.50 vs 1.00 ms" in text
     assert "not met" not in text
-    assert "Deploy **efficient as int8 `.tflite`**" in recommendation(*good, config)
+    rec = recommendation(*good, config)
+    assert "Deploy **efficient as int8 `.tflite`**" in rec
+    assert "in its faster file format (0.030 vs 0.040 ms)" in rec
+    assert "take its float32 file instead: 1,000 bytes (3.33× the int8 file's)" in rec
+    slow_int8 = _efficient_inputs(0.98, keras_ms=1.5)
+    slow_int8[3]["efficient"]["int8"] = 0.05  # int8 slower than float32: float32 is chosen
+    rec = recommendation(*slow_int8, config)
+    assert "Deploy **efficient as float32 `.tflite`**" in rec
+    assert "take its int8 file instead: 300 bytes (0.30× the float32 file's)" in rec
     table = ablation_table(*good)
     assert "| efficient int8 | + int8 (post-training) | 60,000 (0.15×)" in table
 

@@ -303,6 +303,12 @@ class ActivationsExperiment(Experiment):
                     t["lr_grid"], t["val_accuracy"], marker="o", color=f"C{v_i % 10}", label=v
                 )
         axes[0].set_xscale("log")
+        grid = sorted({lr for v in variants if tuning[v] for lr in tuning[v]["lr_grid"]})
+        if grid:  # a tick at every rate swept, labelled as written in the table
+            from matplotlib.ticker import NullFormatter
+
+            axes[0].set_xticks(grid, [f"{lr:g}" for lr in grid])
+            axes[0].xaxis.set_minor_formatter(NullFormatter())
         axes[0].set(
             xlabel="learning rate (SGD, momentum 0.9)",
             ylabel=f"best validation accuracy in {s['sweep_epochs']} epochs",

@@ -414,13 +414,27 @@ def recommendation(variants, summary, seed0, latency, config) -> str:
     v, form = min(ok, key=lambda k: (seed0[k[0]]["params"], _lat(latency, *k)))
     acc = summary[v]["forms"][form]["accuracy"]["mean"]
     lat = _lat(latency, v, form)
+    size = summary[v]["forms"][form]["bytes"]["mean"]
+    other = "float32" if form == "int8" else "int8"
+    why = (
+        f"the variant with the fewest parameters within {MAX_DROP * 100:.0f} points of the baseline"
+    )
+    alternative = ""
+    if (v, other) in ok:  # both files of that model qualify: the faster one is chosen
+        why += f", in its faster file format ({lat:.3f} vs {_lat(latency, v, other):.3f} ms)"
+        other_size = summary[v]["forms"][other]["bytes"]["mean"]
+        alternative = (
+            f" Where size matters more than these {abs(lat - _lat(latency, v, other)) * 1e3:.0f}"
+            f" µs, take its {other} file instead: {other_size:,.0f} bytes "
+            f"({other_size / size:.2f}× the {form} file's), accuracy "
+            f"{summary[v]['forms'][other]['accuracy']['mean']:.3f}."
+        )
     return (
-        f"Deploy **{v} as {form} `.tflite`**: the smallest variant within {MAX_DROP * 100:.0f} "
-        f"points of the baseline: {seed0[v]['params']:,} parameters "
+        f"Deploy **{v} as {form} `.tflite`**: {why}: {seed0[v]['params']:,} parameters "
         f"({seed0[v]['params'] / seed0['baseline']['params']:.2f}× the baseline's), "
-        f"{summary[v]['forms'][form]['bytes']['mean']:,.0f} bytes, accuracy {acc:.3f} vs the "
+        f"{size:,.0f} bytes, accuracy {acc:.3f} vs the "
         f"baseline's {base_acc:.3f}, {lat:.3f} ms per image in LiteRT vs "
         f"{_lat(latency, 'baseline', form):.3f} ms. The files are "
         f"`models/seed-{config['seeds'][0]}/{v}.keras` (loads with plain Keras) and "
-        f"`models/seed-{config['seeds'][0]}/{v}-{form}.tflite`.\n"
+        f"`models/seed-{config['seeds'][0]}/{v}-{form}.tflite`.{alternative}\n"
     )
