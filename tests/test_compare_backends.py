@@ -209,3 +209,11 @@ def test_deployment_and_portability(tmp_path):
     report = (tmp_path / "o" / "report.md").read_text()
     assert "`.keras` saved on torch loads on jax" in report
     assert "| yes | yes | jax, torch |" in compare.table(result)
+
+
+def test_tutorial_06_exercise_1_jax_compiles_its_first_train_step(run):
+    """Reference solution of tutorial 06's exercise 1: JAX's first train step includes tracing
+    and XLA compilation of the whole step, so it is slower than its later (steady) steps."""
+    result, _ = run
+    t = result["backends"]["jax"]["time"]
+    assert t["first_train_step_s"] > t["train_step_s"]

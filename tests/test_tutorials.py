@@ -33,6 +33,24 @@ def test_tutorials_are_percent_notebooks_with_prose():
         assert kinds.count("markdown") >= 3 and kinds.count("code") >= 2, path.name
 
 
+def test_every_tutorial_ends_with_exercises_whose_solutions_are_tests():
+    """The last cell is "## Exercises" with two or more numbered exercises, and the tests it
+    names as reference solutions exist."""
+    import jupytext
+
+    tests = Path(__file__).resolve().parent
+    for path in TUTORIALS:
+        last = jupytext.read(path).cells[-1].source
+        assert last.startswith("## Exercises"), path.name
+        assert len(re.findall(r"^\d+\. \*\*", last, re.M)) >= 2, path.name
+        text = last.replace("\n", " ")
+        file = re.search(r"`(tests/test_\w+\.py)`", text)
+        prefix = re.search(r"`(test_\w+?)_?\*`", text)
+        assert file and prefix, f"{path.name}: no reference solutions named"
+        prefix, file = prefix.group(1), tests.parent / file.group(1)
+        assert re.search(rf"^def {prefix}", file.read_text(), re.M), (path.name, prefix)
+
+
 def test_tutorials_start_with_the_same_setup_cell():
     import jupytext
 

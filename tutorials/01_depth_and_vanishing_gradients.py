@@ -144,3 +144,15 @@ show_table(rows, headers)
 # learning signal. With ReLU (derivative 1 for active units) and He initialization the gradient
 # keeps its size across depth. Tutorial 02 compares all the activations; tutorial 03 shows the
 # other cure, skip connections.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_01_*`), which checks them.
+#
+# 1. **How deep until the signal is gone?** With `activations.derivative("sigmoid", x)` on a fine
+#    grid, find σ′'s maximum and the smallest depth n at which even that best case, max(σ′)ⁿ,
+#    falls below 10⁻⁶.
+# 2. **Variance through depth.** With `debug.propagate`, follow the activation variance through
+#    20 Dense layers for ReLU with `"he_normal"` and for sigmoid with `"glorot_uniform"`. Which
+#    stays of order 1, and where does the sigmoid's settle (mean and variance)?

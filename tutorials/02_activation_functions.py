@@ -158,3 +158,14 @@ show_markdown(report[report.index("## Recommendations") :])
 # learning rate; the ReLU family and the smooth activations with He initialization train, ReLU
 # with a share of dead units; SELU with LeCun-normal initialization and its own learning rate
 # trains as well as the best. Fast mode (CI) only checks that the code runs.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_02_*`), which checks them.
+#
+# 1. **Swish is not monotonic.** Find the x where Swish's derivative is most negative, and its
+#    value there (`activations.derivative("swish", x)` on a grid over [-6, 0]).
+# 2. **Sparse at birth.** Build `models.build("mlp", input_shape=(64,), depth=3, width=100)` and
+#    measure, with `debug.activation_stats` on the digits, the share of exact zeros in each ReLU
+#    layer before any training. How does it compare with the lecture's "~50 %"?

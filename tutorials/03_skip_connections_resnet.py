@@ -129,3 +129,15 @@ show_markdown(report[report.index("## What the figures show") :])
 # and how many decades it spans, on one shared scale for all models. The explanation after it
 # is the theory those numbers are checked against. Fast mode (CI) trains one epoch on a few
 # hundred images: its numbers only show that the code runs.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_03_*`), which checks them.
+#
+# 1. **What the shortcuts cost.** `resnet18` and `plainnet18` have the same layers except the
+#    skips. Show that their parameter counts differ by exactly the parameters of the layers whose
+#    name contains `proj` (the 1×1 projection shortcuts and their BatchNorms).
+# 2. **The "+1" of the identity path.** Build a two-convolution branch F and the block x + F(x)
+#    as two `keras.Model`s on the same layers, and show with `kerasnets.backend.input_gradient`
+#    that the block's input gradient is the branch's plus exactly 1 everywhere.

@@ -160,3 +160,15 @@ show_table(
 # while its multiply-adds, still far below the baseline's, end up above the separable step's.
 # Whether accuracy and latency follow is measured by `kerasnets run efficient` (its
 # report's ablation table and checks are generated from the run) and in tutorial 05.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_04_*`), which checks them.
+#
+# 1. **Separable by the formula.** For a 3×3 convolution from 64 to 128 channels, derive the ratio
+#    of multiply-adds of a standard and a depthwise-separable convolution (9·N / (9 + N)), and
+#    check it with `analysis.count_macs` on two one-layer models.
+# 2. **Bottleneck saving.** Compare a 1×1 (256 → 64), 3×3 (64 → 64), 1×1 (64 → 256) bottleneck with
+#    one 3×3 convolution from 256 to 256 channels. What fraction of the multiply-adds does the
+#    bottleneck save, and how does it compare with the lecture's "~70 %"?

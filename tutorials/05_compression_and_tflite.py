@@ -165,3 +165,16 @@ show_markdown(report[report.index("## Ablation") : report.index("## Accuracy–e
 # no accuracy cost; pruning adds compressibility. Latency on a laptop CPU depends more on the
 # runtime than on MACs at this size: the LiteRT interpreter is far faster per image than a
 # Keras `predict` call.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_05_*`), which checks them.
+#
+# 1. **Exactly 80 %.** Prune a small MLP's hidden layers with `ConstantSparsity(0.8, 0,
+#    frequency=1)`, train one epoch, strip the wrappers and check with
+#    `compression.kernel_sparsity` that every pruned kernel holds 80 % zeros.
+# 2. **Bits per weight.** Cluster an MLP's kernels into 16 shared values
+#    (`compression.cluster_weights`, then `strip_clustering`), count the distinct values per
+#    kernel with `compression.unique_values`, and work out how many bits an index into the
+#    codebook needs, against 32 bits per float32 weight.

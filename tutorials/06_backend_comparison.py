@@ -182,6 +182,9 @@ show_figure(fig, "06_backend_comparison")
 # %% [markdown]
 # ## Exercises
 #
+# The reference solution of exercise 1 is `test_tutorial_06_exercise_1_*` in
+# `tests/test_compare_backends.py`; the others depend on the machine they run on.
+#
 # 1. **Why does JAX's first train step take so much longer than its later ones?** Compare the
 #    ratio first/steady across backends in the table. What is being compiled, and when would
 #    that cost pay off?

@@ -147,3 +147,15 @@ for name in ("pareto", "progress", "patterns"):
 #   shares one study; `optuna-dashboard postgresql+psycopg2://user@host/db` watches it live.
 # - `kerasnets.nas.proxies` scores an untrained network in milliseconds (NASWOT, gradient norm);
 #   `benchmarks/nas.py` measures how well that ranks trained accuracy.
+
+# %% [markdown]
+# ## Exercises
+#
+# Reference solutions are in `tests/test_tutorial_exercises.py` (`test_07_*`), which checks them.
+#
+# 1. **Your own space.** Narrow the space to depthwise-separable layers with 32 or 64 channels,
+#    save it with `to_json` and read it back with `SearchSpace.from_json`: is it the same space?
+#    What does an empty `layer_types` give?
+# 2. **Beat the baseline on paper.** Write an architecture by hand (`nas.space.Architecture` of
+#    `Layer`s), build it with `nas.build` for the 8×8 digits and check with
+#    `analysis.count_macs` that it needs less than half the multiply-adds of `baseline_cnn`.
