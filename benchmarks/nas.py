@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import kerasnets  # noqa: E402,F401  (before TensorFlow: keeps its C++ start-up lines off)
 
 
 def _config(args, strategy, seed):
@@ -259,4 +260,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from kerasnets import _quiet
+
+    with _quiet.retracing_warnings_off():  # one tf.function per trained candidate is expected
+        main()
