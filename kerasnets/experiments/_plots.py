@@ -195,18 +195,17 @@ def compact_number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def log_ticks(ax, axis="x") -> None:
-    """Readable labels on a log axis whatever its range: 1-2-5 ticks over more than a factor
+def log_ticks(ax) -> None:
+    """Readable labels on a log x axis whatever its range: 1-2-5 ticks over more than a factor
     of 4, every integer multiple below that (matplotlib labels only powers of ten, so a narrow
     range such as 0.1-0.3 ms would show no number at all), short labels, no minor labels."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    scale = ax.xaxis if axis == "x" else ax.yaxis
-    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    lo, hi = ax.get_xlim()
     subs = (1.0, 2.0, 5.0) if hi / max(lo, 1e-300) > 4 else tuple(float(i) for i in range(1, 10))
-    scale.set_major_locator(LogLocator(subs=subs))
-    scale.set_major_formatter(FuncFormatter(lambda v, _: compact_number(v)))
-    scale.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: compact_number(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def table(header, rows) -> str:
