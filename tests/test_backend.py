@@ -71,6 +71,20 @@ def test_same_weights_give_reference_gradients():
         np.testing.assert_allclose(grad, ref[path], rtol=1e-4, atol=1e-6, err_msg=path)
 
 
+def test_uncompiled_gradients_equal_the_reference_and_cache_nothing():
+    """``compiled=False`` (one call on a fresh model, as the NAS proxies make) gives the same
+    numbers as the compiled path and leaves no cache entry behind."""
+    from kerasnets import backend
+
+    model, x, y = small_model()
+    loss, grads = loss_and_gradients(model, x, y, loss=LOSS, compiled=False)
+    ref = np.load(REFERENCE)
+    assert loss == pytest.approx(float(ref["loss"]), rel=1e-5)
+    for path, grad in grads.items():
+        np.testing.assert_allclose(grad, ref[path], rtol=1e-4, atol=1e-6, err_msg=path)
+    assert model not in backend._CACHE
+
+
 def test_gradients_change_nothing_in_the_model():
     model, x, y = small_model()
     model.compile(optimizer="adam", loss=LOSS)

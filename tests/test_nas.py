@@ -133,6 +133,53 @@ def test_evolution_children_differ_from_their_parent_in_one_parameter():
     assert study.best_value >= 9.0
 
 
+def test_pruned_trials_join_the_population_with_their_last_reported_value():
+    """A pruned trial is a population member (fitness: its last reported value); a study whose
+    first trials are all pruned still gets parents, and the best of them is chosen."""
+    sampler = nas.RegularizedEvolutionSampler(population_size=3, sample_size=3, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for value in (0.2, 0.9, 0.5):
+        trial = study.ask()
+        _toy(trial)
+        trial.report(value, 0)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    child = study.ask()
+    _toy(child)
+    assert study.trials[child.number].system_attrs["evolution:parent"] == 1
+
+
+def test_equal_values_go_to_the_parent_with_fewer_macs():
+    sampler = nas.RegularizedEvolutionSampler(population_size=3, sample_size=3, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for macs in (5000, 1000, 3000):
+        trial = study.ask()
+        _toy(trial)
+        trial.set_user_attr("macs", macs)
+        study.tell(trial, 0.98)
+    child = study.ask()
+    assert study.trials[child.number].system_attrs["evolution:parent"] == 1
+
+
+def test_drafted_architectures_never_repeat_a_trial():
+    """With a space, a draft equal to an earlier trial is drawn again (a small space and many
+    trials make repeats likely: 40 trials out of 2 depths x 2 types x 2 widths per layer)."""
+    space = SearchSpace(
+        min_layers=1, max_layers=2, layer_types=("conv3x3", "separable"), channels=(8, 16)
+    )
+    for strategy in ("evolution", "random"):
+        sampler = nas.make_sampler(
+            strategy, seed=0, population_size=4, space=space, feasible=lambda arch: True
+        )
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        seen = []
+        for i in range(20):
+            trial = study.ask()
+            arch = space.sample(trial)
+            seen.append(json.dumps(arch.to_dict(), sort_keys=True))
+            study.tell(trial, arch.depth / 10 + i / 1000)
+        assert len(set(seen)) == len(seen), strategy
+
+
 def test_evolution_is_reproducible_and_refuses_two_objectives():
     runs = []
     for _ in range(2):

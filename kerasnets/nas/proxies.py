@@ -52,9 +52,13 @@ def naswot(model, x) -> float:
     if not outs:
         raise ValueError(f"model {model.name!r} has no activation layers for NASWOT")
     probe = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outs)
-    acts = probe.predict(np.asarray(x), verbose=0, batch_size=len(x))
-    acts = acts if isinstance(acts, list) else [acts]
-    codes = np.concatenate([(np.asarray(a).reshape(len(x), -1) > 0) for a in acts], axis=1)
+    # One eager call: predict() would trace a function for this one batch (4x the cost on
+    # TensorFlow for a small CNN, see benchmarks/nas.py).
+    acts = probe(keras.ops.convert_to_tensor(np.asarray(x)), training=False)
+    acts = acts if isinstance(acts, (list, tuple)) else [acts]
+    codes = np.concatenate(
+        [(keras.ops.convert_to_numpy(a).reshape(len(x), -1) > 0) for a in acts], axis=1
+    )
     c = codes.astype(np.float64)
     kernel = c @ c.T + (1 - c) @ (1 - c).T
     sign, logdet = np.linalg.slogdet(kernel)
@@ -65,7 +69,10 @@ def grad_norm(model, x, y) -> float:
     """L2 norm of the cross-entropy gradient w.r.t. all weights at initialization."""
     from kerasnets.backend import loss_and_gradients
 
-    _, grads = loss_and_gradients(model, x, y, loss="sparse_categorical_crossentropy")
+    # Eager, nothing traced: a proxy scores each fresh model once.
+    _, grads = loss_and_gradients(
+        model, x, y, loss="sparse_categorical_crossentropy", compiled=False
+    )
     return float(np.sqrt(sum(float(np.sum(np.square(np.asarray(g)))) for g in grads.values())))
 
 

@@ -7,11 +7,18 @@ Random search and NSGA-II are Optuna's own (:class:`optuna.samplers.RandomSample
 
 1. the first ``population_size`` trials are random;
 2. afterwards the *population* is the ``population_size`` most recently finished trials (older
-   ones "age out", which is the regularization);
+   ones "age out", which is the regularization). A trial stopped by Optuna's pruner is a member
+   too, with its last reported value: in the paper every evaluated child joins the population,
+   and without them a search whose children are all pruned would never move on;
 3. each new trial draws ``sample_size`` members of the population at random, takes the best
-   (tournament selection) as its parent, and copies the parent's parameters except one,
+   (tournament selection; equal values go to the one with fewer ``macs``, a user attribute of
+   the trial, when there is one) as its parent, and copies the parent's parameters except one,
    chosen at random, which is mutated (a categorical parameter to another choice, an integer
    one to a neighbour).
+
+With a ``space``, whole architectures are drafted in memory before the trial asks for them, and
+a draft that repeats a trial of the study is drawn again: a budget of a few dozen trials has no
+trial to spend twice on one architecture.
 
 Because the search space is define-by-run (layer ``i`` exists only if ``depth > i``), the
 mutation acts on whatever parameter the child actually asks for: a parameter the parent did not
@@ -44,6 +51,15 @@ def _inside(dist, value) -> bool:
         return dist._contains(dist.to_internal_repr(value))
     except ValueError:
         return False
+
+
+def _fitness(trial):
+    """A finished trial's value: its objective value, or a pruned trial's last reported one."""
+    if trial.state == TrialState.COMPLETE:
+        return trial.value
+    if trial.intermediate_values:
+        return trial.intermediate_values[max(trial.intermediate_values)]
+    return None
 
 
 class _Draft:
@@ -122,13 +138,24 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
         return {}
 
     def _parent(self, study):
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        finished = [
+            (t, _fitness(t))
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+            )
+        ]
+        finished = [(t, v) for t, v in finished if v is not None]
         if len(finished) < self.population_size:
             return None
-        population = sorted(finished, key=lambda t: t.number)[-self.population_size :]
+        population = sorted(finished, key=lambda tv: tv[0].number)[-self.population_size :]
         picks = self._rng.choice(len(population), self.sample_size, replace=False)
         sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        return max((population[i] for i in picks), key=lambda t: sign * t.value)
+
+        def rank(i):
+            trial, value = population[i]
+            return sign * value, -trial.user_attrs.get("macs", 0)
+
+        return population[max(picks, key=rank)][0]
 
     def before_trial(self, study, trial) -> None:
         self._raise_error_if_multi_objective(study)
@@ -140,13 +167,14 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
                 mutated = str(self._rng.choice(sorted(parent.params)))
                 self._plans[trial.number] = (dict(parent.params), mutated)
             return
-        # Draft whole architectures in memory until one is feasible: rejected drafts cost
-        # microseconds and never reach the study.
+        # Draft whole architectures in memory until one is feasible and new to the study:
+        # rejected drafts cost microseconds and never reach the study.
+        seen = [t.params for t in study.get_trials(deepcopy=False) if t.number != trial.number]
         for _ in range(self.max_drafts):
             mutated = None if parent is None else str(self._rng.choice(sorted(parent.params)))
             draft = _Draft(lambda name, dist, m=mutated: self._propose(parent, m, name, dist))
             arch = self.space.sample(draft)
-            if self.feasible is None or self.feasible(arch):
+            if (self.feasible is None or self.feasible(arch)) and draft.params not in seen:
                 break
         self._plans[trial.number] = (draft.params, None)
 
@@ -213,7 +241,10 @@ def make_sampler(
         return RegularizedEvolutionSampler(2**62, 1, seed=seed, space=space, feasible=feasible)
     if strategy == "evolution":
         size = population_size or 10
+        # Tournament of a third of the population (at least 2): Real et al. use 25 of 100; a
+        # tournament as large as a small population always picks its best, and the search
+        # then stays around one architecture.
         return RegularizedEvolutionSampler(
-            size, min(3, size), seed=seed, space=space, feasible=feasible
+            size, min(size, max(2, size // 3)), seed=seed, space=space, feasible=feasible
         )
     return optuna.samplers.NSGAIISampler(population_size=population_size or 8, seed=seed)
