@@ -221,6 +221,15 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/bench-nas", help="where the figure goes")
     parser.add_argument("--skip-workers", action="store_true")
     args = parser.parse_args(argv)
+    try:  # the search settings are checked before anything runs or is written
+        _config(args, "random", 0)
+        if args.seeds < 1 or args.worker_trials < 1:
+            raise ValueError(
+                f"--seeds and --worker-trials must be positive, got {args.seeds} and "
+                f"{args.worker_trials}"
+            )
+    except ValueError as e:
+        parser.error(str(e))
     import keras
 
     out = Path(args.out)
