@@ -2,7 +2,7 @@
 
     python benchmarks/compression.py                # every backend, a few minutes on 2 cores
     python benchmarks/compression.py --threads 1 --repeats 9 --seeds 0   # busy machine, no distil
-    python benchmarks/compression.py --threads 1 --repeats 15 --tile 3 --seeds 0 --no-tfmot
+    python benchmarks/compression.py --threads 1 --repeats 15 --tile 3 --seeds 0   # README's
     python benchmarks/compression.py --backends torch --epochs 2 --finetune 2 --repeats 1 --seeds 2
 
 For each backend (one subprocess each) it trains a small CNN, then prints
@@ -396,6 +396,9 @@ def main(argv=None):
     parser.add_argument("--no-tfmot", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for name in ("repeats", "tile"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.child:
         return child(args)
     import numpy as np
