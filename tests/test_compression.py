@@ -208,6 +208,44 @@ def test_schedules_match_tfmot():
             assert ours.sparsity_at(step) == pytest.approx(float(sparsity), abs=1e-6), (ours, step)
 
 
+def _reference_mask(w, sparsity):
+    """numpy: keep the max(round(n(1-s)), 1) largest |w|, equal ones first by position."""
+    a = np.abs(w).ravel()
+    keep = max(int(np.round(a.size * (1 - sparsity))), 1)
+    mask = np.zeros(a.size, w.dtype)
+    mask[np.argsort(-a, kind="stable")[:keep]] = 1
+    return mask.reshape(w.shape)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+def test_magnitude_mask_keeps_exactly_the_largest_with_ties_by_position(dtype):
+    """The sort-free threshold (a binary search on the float bits) gives the mask of a stable
+    sort, eagerly and inside a compiled predict, with many tied magnitudes (zeros, ±0.25)."""
+    from kerasnets.compression.pruning import magnitude_mask
+
+    if dtype == "float64" and keras.backend.backend() == "jax":
+        pytest.skip("JAX without x64 has no float64 arrays")
+    rng = np.random.default_rng(1)
+    for shape in [(7,), (5, 4), (3, 3, 2, 8), (64, 33)]:
+        for sparsity in (0.0, 0.3, 0.5, 0.8, 0.97, 0.999):
+            w = rng.normal(size=shape).astype(dtype)
+            w[rng.random(shape) < 0.4] = 0
+            w[rng.random(shape) < 0.2] = 0.25
+            w[rng.random(shape) < 0.1] = -0.25
+            w.ravel()[-1] = np.inf if sparsity == 0.999 else w.ravel()[-1]
+            got = keras.ops.convert_to_numpy(
+                magnitude_mask(keras.ops.convert_to_tensor(w), sparsity)
+            )
+            np.testing.assert_array_equal(got, _reference_mask(w, sparsity), f"{shape} {sparsity}")
+    w = rng.normal(size=(6, 10)).astype("float32")
+    w[rng.random(w.shape) < 0.5] = 0.5
+    compiled = keras.Sequential(
+        [keras.Input((10,)), keras.layers.Lambda(lambda t: magnitude_mask(t, 0.75))]
+    )
+    got = compiled.predict(w, batch_size=6, verbose=0)
+    np.testing.assert_array_equal(got, _reference_mask(w, 0.75))
+
+
 def test_m_by_n_filters_and_global_threshold():
     x, y = data(16)
     model = small_cnn()
