@@ -219,9 +219,10 @@ def _reference_mask(w, sparsity):
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
 def test_magnitude_mask_keeps_exactly_the_largest_with_ties_by_position(dtype):
-    """The sort-free threshold (a binary search on the float bits) gives the mask of a stable
-    sort, eagerly and inside a compiled predict, with many tied magnitudes (zeros, ±0.25)."""
-    from kerasnets.compression.pruning import magnitude_mask
+    """The threshold without a sort (top_k when run eagerly, a binary search on the float bits
+    when traced) gives the mask of a stable sort, eagerly and inside a compiled predict, with
+    many tied magnitudes (zeros, ±0.25)."""
+    from kerasnets.compression.pruning import _kth_largest_bits, magnitude_mask
 
     if dtype == "float64" and keras.backend.backend() == "jax":
         pytest.skip("JAX without x64 has no float64 arrays")
@@ -237,6 +238,14 @@ def test_magnitude_mask_keeps_exactly_the_largest_with_ties_by_position(dtype):
                 magnitude_mask(keras.ops.convert_to_tensor(w), sparsity)
             )
             np.testing.assert_array_equal(got, _reference_mask(w, sparsity), f"{shape} {sparsity}")
+    # The traced path's search on its own (run eagerly above, the count is known and top_k
+    # takes the threshold): the k-th largest of non-negative 31-bit integers, ties included.
+    bits = rng.integers(0, 2**31 - 1, 500).astype("int32")
+    bits[:100] = bits[100]
+    bits[-1] = 2**31 - 1
+    for k in (1, 2, 99, 101, 250, 500):
+        got = _kth_largest_bits(keras.ops.convert_to_tensor(bits), k, 31)
+        assert int(keras.ops.convert_to_numpy(got)) == np.sort(bits)[-k], k
     w = rng.normal(size=(6, 10)).astype("float32")
     w[rng.random(w.shape) < 0.5] = 0.5
     compiled = keras.Sequential(
