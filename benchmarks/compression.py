@@ -364,6 +364,17 @@ def run_tfmot(weights, finetune):
     }
 
 
+def _die_with_parent():
+    """In a backend's subprocess: end it when this script ends, even by ``kill -9`` (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: a killed parent leaves the child to finish its backend
+        pass
+
+
 def _load():
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -383,7 +394,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--epochs", type=int, default=8, help="dense training epochs")
-    parser.add_argument("--finetune", type=int, default=6, help="fine-tuning epochs")
+    parser.add_argument(
+        "--finetune", type=int, default=6, help="fine-tuning epochs (the first is not timed)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per model")
     parser.add_argument(
         "--tile",
@@ -401,9 +414,14 @@ def main(argv=None):
     parser.add_argument("--no-tfmot", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("repeats", "tile"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    for name, least in (("repeats", 1), ("tile", 1), ("epochs", 1), ("finetune", 2), ("seeds", 0)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name} must be an integer >= {least}, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}")
+    unknown = [b for b in args.backends.split(",") if b not in BACKENDS]
+    if unknown:
+        parser.error(f"unknown backend(s) {unknown} in --backends; choose from {list(BACKENDS)}")
     if args.child:
         return child(args)
     import numpy as np
@@ -421,7 +439,9 @@ def main(argv=None):
         cmd += ["--seeds", str(args.seeds)]
         cmd += ["--no-tfmot"] if args.no_tfmot else []
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, preexec_fn=_die_with_parent
+        )
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not lines:
             print(f"{backend}: failed\n{proc.stderr[-3000:]}")
@@ -499,4 +519,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the backends already printed stay printed; no file is written
+        print("compression.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -609,3 +609,31 @@ def test_strip_pruning_warns_when_the_schedule_did_not_finish():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         compression.strip_pruning(done)
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["--backends", "foo,jax"], ["'foo'", "tensorflow", "torch"]),
+        (["--threads", "0"], ["--threads", "0"]),
+        (["--finetune", "1"], ["--finetune", ">= 2", "1"]),
+        (["--tile", "0"], ["--tile", ">= 1", "0"]),
+        (["--repeats", "-3"], ["--repeats", "-3"]),
+        (["--seeds", "-1"], ["--seeds", ">= 0", "-1"]),
+    ],
+)
+def test_compression_benchmark_refuses_bad_settings_before_running(argv, fragments):
+    """benchmarks/compression.py: one line naming the bad value and what is allowed, exit 2,
+    before any backend starts (no subprocess: it would print its results)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).parents[1] / "benchmarks" / "compression.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    error = proc.stderr.strip().splitlines()[-1]
+    assert all(fragment in error for fragment in fragments), error
